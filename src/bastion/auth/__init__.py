@@ -1,0 +1,1 @@
+"""Principals and credentials, request authentication, and authorization."""

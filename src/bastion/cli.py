@@ -1,0 +1,160 @@
+"""`bastion` command line: serve, init, rotate-root-key."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import os
+import sys
+from typing import Any
+
+from bastion import __version__
+from bastion.auth.bootstrap import PROFILE, credentials_text
+from bastion.barrier import BarrierError, seal_from_settings
+from bastion.config import Settings, load_settings
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", help="where the database, root key and logs live")
+    parser.add_argument("--database-url", help="SQLAlchemy URL; default SQLite in the data dir")
+    parser.add_argument("--log-level", help="debug, info, warning, error")
+    parser.add_argument("--account-id", help="the 12-digit account id (default 000000000000)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bastion", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"bastion {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="start the AWS-compatible endpoint")
+    _common(serve)
+    serve.add_argument("--host", help="listen address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="listen port (default 4566)")
+    serve.add_argument(
+        "--dev",
+        action="store_true",
+        default=None,
+        help="UNSAFE: also accept LocalStack's test/test credentials",
+    )
+    init = sub.add_parser("init", help="create the account, its administrator and root key")
+    _common(init)
+    rotate = sub.add_parser("rotate-root-key", help="re-wrap the keyring under a new root key")
+    _common(rotate)
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {
+        "data_dir": args.data_dir,
+        "database_url": args.database_url,
+        "log_level": args.log_level,
+        "account_id": args.account_id,
+    }
+    for name in ("host", "port", "dev"):
+        overrides[name] = getattr(args, name, None)
+    return load_settings(overrides)
+
+
+def _connection_help(settings: Settings) -> str:
+    endpoint = f"http://{settings.host}:{settings.port}"
+    creds = settings.credentials_file
+    return "\n".join(
+        [
+            f"  credentials: {creds} (profile '{PROFILE}')",
+            "  AWS CLI:",
+            f"    export AWS_SHARED_CREDENTIALS_FILE={creds} AWS_PROFILE={PROFILE}",
+            f"    aws --endpoint-url {endpoint} sts get-caller-identity",
+            "  boto3:",
+            f"    boto3.Session(profile_name='{PROFILE}')"
+            f".client('sts', endpoint_url='{endpoint}').get_caller_identity()",
+        ]
+    )
+
+
+def cmd_serve(settings: Settings) -> int:
+    from bastion.gateway.runtime import build_runtime
+    from bastion.gateway.server import serve
+
+    runtime = build_runtime(settings)
+    where = (
+        settings.effective_database_url.split("@")[-1]
+        if settings.database_url
+        else str(settings.data_dir / "bastion.db")
+    )
+    lines = [
+        f"Bastion {__version__} on http://{settings.host}:{settings.port}",
+        f"  data: {settings.data_dir}  database: {where}",
+        f"  account: {settings.account_id}  region (default): {settings.region}",
+        _connection_help(settings),
+    ]
+    if settings.dev:
+        lines.append(
+            "  WARNING: --dev is on: the unsafe LocalStack credentials test/test are accepted."
+        )
+    print("\n".join(lines), flush=True)
+    serve(runtime)
+    return 0
+
+
+def cmd_init(settings: Settings) -> int:
+    from bastion.clock import SystemClock
+    from bastion.gateway.runtime import initialise, open_storage
+
+    store, barrier = open_storage(settings)
+    try:
+        result = initialise(settings, store, barrier, SystemClock())
+    finally:
+        store.dispose()
+    if result.secret_access_key:
+        print(f"Initialised account {result.account_id}; administrator {result.user_arn}")
+        print(f"Credentials written to {settings.credentials_file} (mode 0600):\n")
+        print(credentials_text(result.access_key_id, result.secret_access_key, settings.region))
+    else:
+        print(f"Already initialised: account {result.account_id}, {result.user_arn}")
+    print(_connection_help(settings))
+    return 0
+
+
+def cmd_rotate_root_key(settings: Settings) -> int:
+    from bastion.barrier import Barrier
+    from bastion.storage import Store
+
+    new_passphrase = ""
+    if settings.root_passphrase:
+        new_passphrase = os.environ.get("BASTION_NEW_ROOT_PASSPHRASE", "")
+        if not new_passphrase and sys.stdin.isatty():
+            new_passphrase = getpass.getpass("New root passphrase: ")
+    store = Store(settings.effective_database_url)
+    try:
+        barrier = Barrier(store, seal_from_settings(settings, new_passphrase))
+        barrier.open()
+        term = barrier.rotate_root_key()
+    finally:
+        store.dispose()
+    print(f"Root key rotated; keyring re-wrapped; new data key term {term}.")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = _settings(args)
+    except ValueError as exc:
+        print(f"bastion: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    commands = {"serve": cmd_serve, "init": cmd_init, "rotate-root-key": cmd_rotate_root_key}
+    try:
+        return commands[args.command](settings)
+    except BarrierError as exc:
+        print(f"bastion: cannot open the barrier: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""Who is calling and what they asked: the values every provider receives.
+
+Layer 0: holds no behaviour beyond recording authorization decisions. The gateway
+builds a `RequestContext` per call and injects the authorizer (from `bastion.auth`),
+so providers can ask `ctx.authorize(...)` without importing upward.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An authenticated caller.
+
+    `kind` is CloudTrail's userIdentity type: IAMUser, AssumedRole, Root, FederatedUser.
+    `user_id` is what GetCallerIdentity calls UserId (AIDA... for users,
+    AROA...:session for assumed roles).
+    """
+
+    account_id: str
+    arn: str
+    user_id: str
+    kind: str
+    name: str
+    access_key_id: str = ""
+    is_admin: bool = False
+    session_expires: datetime | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class AuthorizationLog:
+    """Every authorization decision a call made; the dispatcher checks it is not empty."""
+
+    decisions: list[tuple[str, tuple[str, ...], bool]] = field(default_factory=list)
+    waived: str = ""
+
+    @property
+    def checked(self) -> bool:
+        return bool(self.decisions) or bool(self.waived)
+
+
+Authorizer = Callable[["RequestContext", str, Sequence[str], Mapping[str, Any] | None], None]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    """One API call's identity, place and time. `tx` is the storage transaction, if any."""
+
+    request_id: str
+    service: str
+    operation: str
+    region: str
+    principal: Principal
+    now: datetime
+    source_ip: str = ""
+    user_agent: str = ""
+    secure_transport: bool = False
+    tx: Any = None
+    authorizer: Authorizer | None = None
+    authz: AuthorizationLog = field(default_factory=AuthorizationLog)
+
+    @property
+    def account_id(self) -> str:
+        return self.principal.account_id
+
+    def authorize(
+        self,
+        action: str,
+        resources: Sequence[str] = ("*",),
+        conditions: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Raise AccessDeniedError unless the principal may perform `action` on `resources`."""
+        if self.authorizer is None:
+            raise RuntimeError("no authorizer bound to this request context")
+        self.authorizer(self, action, tuple(resources), conditions)
+
+    def waive_authorization(self, reason: str) -> None:
+        """Mark an operation that AWS serves to any authenticated caller (GetCallerIdentity)."""
+        self.authz.waived = reason

@@ -1,0 +1,1 @@
+"""The only user of `cryptography.hazmat`: AEAD framing, KDFs, and (later) KMS key specs."""

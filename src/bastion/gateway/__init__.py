@@ -1,0 +1,1 @@
+"""The composition root: builds every component from Settings and serves them."""

@@ -1,0 +1,123 @@
+"""The ASGI application: bytes in, `HttpRequest` to the control plane, bytes out."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+
+from bastion import __version__
+from bastion.errors import PayloadTooLargeError
+from bastion.gateway.control import ControlPlane
+from bastion.gateway.runtime import Runtime
+from bastion.protocol.http import HttpRequest, HttpResponse
+from bastion.protocol.serialize import serialize_error
+
+log = logging.getLogger("bastion.gateway")
+
+Scope = dict[str, Any]
+
+HEALTH_PATH = "/_bastion/health"
+
+
+class BastionApp:
+    """ASGI 3 app. Starts the runtime's background work on lifespan startup."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.control = ControlPlane(runtime)
+        self.ready = False
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self.runtime.audit.start()
+                self.ready = True
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.ready = False
+                self.control.close()
+                self.runtime.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, receive: Any, send: Any) -> None:
+        path = scope["path"]
+        if path.startswith("/_bastion/"):
+            response = self._internal(scope)
+        else:
+            response = await self._aws(scope, receive)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": response.status,
+                "headers": [
+                    (k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": response.body})
+
+    def _internal(self, scope: Scope) -> HttpResponse:
+        if scope["path"] == HEALTH_PATH and scope["method"] in ("GET", "HEAD"):
+            body = orjson.dumps(
+                {
+                    "status": "ok" if self.ready and self.runtime.audit.healthy else "degraded",
+                    "version": __version__,
+                    "services": sorted(self.runtime.operations),
+                    "account": self.runtime.settings.account_id,
+                }
+            )
+            status = 200 if self.ready else 503
+            return HttpResponse(status, [("content-type", "application/json")], body)
+        return HttpResponse(404, [("content-type", "application/json")], b'{"message":"Not Found"}')
+
+    async def _aws(self, scope: Scope, receive: Any) -> HttpResponse:
+        headers: dict[str, str] = {}
+        for raw_name, raw_value in scope["headers"]:
+            name = raw_name.decode("latin-1").lower()
+            value = raw_value.decode("latin-1")
+            headers[name] = f"{headers[name]},{value}" if name in headers else value
+        limit = self.runtime.settings.max_body_bytes
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            return self._too_large(limit)
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return HttpResponse(400)
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                return self._too_large(limit)
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        raw_path = scope.get("raw_path") or scope["path"].encode()
+        client = scope.get("client") or ("", 0)
+        request = HttpRequest(
+            method=scope["method"],
+            path=raw_path.decode("latin-1"),
+            query_string=scope.get("query_string", b"").decode("latin-1"),
+            headers=headers,
+            body=b"".join(chunks),
+            client_ip=client[0] or "",
+            scheme=scope.get("scheme", "http"),
+        )
+        return await self.control.handle(request)
+
+    def _too_large(self, limit: int) -> HttpResponse:
+        model = self.runtime.router.models["kms"]
+        err = PayloadTooLargeError(f"Request body exceeds the {limit} byte limit")
+        return serialize_error(model, err, "")

@@ -1,0 +1,277 @@
+"""The control plane's request lifecycle: route, authenticate, parse, dispatch, audit.
+
+Blocking work (storage, unsealing) runs on a thread pool; a call that needs neither
+(GetCallerIdentity with a cached credential) stays on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from bastion import ids
+from bastion.arn import parse_arn
+from bastion.auth.authenticate import MISSING
+from bastion.auth.authorize import authorize
+from bastion.context import Principal, RequestContext
+from bastion.errors import (
+    AuthError,
+    InternalFailure,
+    NotImplementedOperationError,
+    ServiceError,
+)
+from bastion.gateway.runtime import Runtime
+from bastion.protocol.http import HttpRequest, HttpResponse
+from bastion.protocol.parse import parse_request
+from bastion.protocol.redact import redact
+from bastion.protocol.routing import Route
+from bastion.protocol.serialize import serialize_error, serialize_response
+from bastion.protocol.sigv4 import SigV4Claim, auth_error_code
+from bastion.protocol.validate import validate_input
+from bastion.services.base import OperationSpec
+from bastion.spine.records import AuditEntry, AuditResource, build_entry, event_source
+
+log = logging.getLogger("bastion.gateway")
+
+_SCOPE_SERVICE = re.compile(r"Credential=[^/,\s]*/\d{8}/[^/]*/([^/]+)/aws4_request")
+_QUERY_SCOPE_SERVICE = re.compile(r"X-Amz-Credential=[^&]*?%2F\d{8}%2F[^%&]*%2F([^%&]+)%2F")
+
+ANONYMOUS = Principal(account_id="", arn="", user_id="", kind="AWSAccount", name="anonymous")
+
+
+def _scope_service(request: HttpRequest) -> str | None:
+    """The credential scope's service name, read without validating anything else."""
+    auth = request.headers.get("authorization")
+    if auth:
+        match = _SCOPE_SERVICE.search(auth)
+        return match.group(1) if match else None
+    if "X-Amz-Credential" in request.query_string:
+        match = _QUERY_SCOPE_SERVICE.search(request.query_string)
+        return match.group(1) if match else None
+    return None
+
+
+def _needs_auth(route: Route) -> bool:
+    op = route.operation
+    return not (op.auth_type == "none" or "smithy.api#noAuth" in (getattr(op, "auth", None) or ()))
+
+
+def audit_resources(ctx: RequestContext) -> list[AuditResource]:
+    """CloudTrail `resources` from the ARNs the call was authorized against."""
+    seen: dict[str, AuditResource] = {}
+    for _action, resources, _allowed in ctx.authz.decisions:
+        for resource in resources:
+            if resource == "*" or resource in seen:
+                continue
+            try:
+                arn = parse_arn(resource)
+            except ValueError:
+                continue
+            kind = arn.resource_type.replace("-", " ").title().replace(" ", "")
+            seen[resource] = AuditResource(f"AWS::{arn.service.upper()}::{kind}", resource)
+    return list(seen.values())
+
+
+class ControlPlane:
+    def __init__(self, runtime: Runtime, max_threads: int = 16) -> None:
+        self.rt = runtime
+        self._executor = ThreadPoolExecutor(max_workers=max_threads, thread_name_prefix="bastion")
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+
+    async def _blocking(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    async def handle(self, request: HttpRequest) -> HttpResponse:
+        request_id = ids.request_id()
+        now = self.rt.clock.now()
+        route: Route | None = None
+        ctx: RequestContext | None = None
+        params: dict[str, Any] | None = None
+        claim: SigV4Claim | None = None
+        try:
+            route = self.rt.router.route(request, _scope_service(request))
+            principal, region, claim = await self._authenticate(request, route, now)
+            params = parse_request(route.operation, request, route.path_params)
+            validate_input(route.operation, params)
+            spec = self.rt.operations.get(route.service, {}).get(route.operation.name)
+            if spec is None:
+                raise NotImplementedOperationError(
+                    f"{route.service}:{route.operation.name} is not available in Bastion yet."
+                )
+            ctx = RequestContext(
+                request_id=request_id,
+                service=route.service,
+                operation=route.operation.name,
+                region=region,
+                principal=principal,
+                now=now,
+                source_ip=request.client_ip,
+                user_agent=request.headers.get("user-agent", ""),
+                secure_transport=request.scheme == "https",
+                authorizer=authorize,
+            )
+            result = await self._dispatch(spec, ctx, params, route)
+            return serialize_response(route.operation, result, request_id)
+        except ServiceError as err:
+            return self._failed(request, route, ctx, params, claim, err, request_id, now)
+        except Exception:
+            log.exception("internal failure on request %s", request_id)
+            err = InternalFailure(f"An internal error occurred. Request id: {request_id}")
+            return self._failed(request, route, ctx, params, claim, err, request_id, now)
+
+    async def _authenticate(
+        self, request: HttpRequest, route: Route, now: datetime
+    ) -> tuple[Principal, str, SigV4Claim | None]:
+        auth = self.rt.authenticator
+        claim = auth.claim(request)
+        if not _needs_auth(route):
+            region = claim.region if claim else self.rt.settings.region
+            return ANONYMOUS, region, claim
+        if claim is None:
+            raise AuthError("missing", MISSING)
+        hit, credential = auth.lookup_cached(claim.access_key_id)
+        if not hit:
+            credential = await self._blocking(auth.lookup, claim.access_key_id)
+        return auth.check(request, claim, credential, now), claim.region, claim
+
+    async def _dispatch(
+        self, spec: OperationSpec, ctx: RequestContext, params: dict[str, Any], route: Route
+    ) -> dict[str, Any] | None:
+        if not spec.storage:
+            result = spec.handler(ctx, params)
+            self._ensure_authorized(ctx)
+            self.rt.audit.submit(self._entry(ctx, route, params, result, spec.mutating))
+            return result
+        return await self._blocking(self._run_in_transaction, spec, ctx, params, route)
+
+    def _run_in_transaction(
+        self, spec: OperationSpec, ctx: RequestContext, params: dict[str, Any], route: Route
+    ) -> dict[str, Any] | None:
+        store = self.rt.store
+        if spec.mutating:
+            with store.write() as conn:
+                ctx = replace(ctx, tx=conn)
+                result = spec.handler(ctx, params)
+                self._ensure_authorized(ctx)
+                self.rt.audit.write(conn, self._entry(ctx, route, params, result, True))
+            return result
+        with store.read() as conn:
+            ctx = replace(ctx, tx=conn)
+            result = spec.handler(ctx, params)
+            self._ensure_authorized(ctx)
+        self.rt.audit.submit(self._entry(ctx, route, params, result, False))
+        return result
+
+    @staticmethod
+    def _ensure_authorized(ctx: RequestContext) -> None:
+        if not ctx.authz.checked:
+            log.error("%s:%s returned without authorizing", ctx.service, ctx.operation)
+            raise InternalFailure(f"An internal error occurred. Request id: {ctx.request_id}")
+
+    def _entry(
+        self,
+        ctx: RequestContext,
+        route: Route,
+        params: dict[str, Any] | None,
+        result: dict[str, Any] | None,
+        mutating: bool,
+        error: ServiceError | None = None,
+    ) -> AuditEntry:
+        op = route.operation
+        return build_entry(
+            event_id=ids.event_id(),
+            request_id=ctx.request_id,
+            event_time=ctx.now,
+            source=event_source(route.model.metadata.get("endpointPrefix", route.service)),
+            event_name=op.name,
+            region=ctx.region,
+            principal=ctx.principal,
+            account_id=ctx.account_id or self.rt.settings.account_id,
+            source_ip=ctx.source_ip,
+            user_agent=ctx.user_agent,
+            read_only=not mutating,
+            request_parameters=redact(op.input_shape, params) if params else None,
+            response_elements=redact(op.output_shape, result) if mutating and result else None,
+            error_code=error.code if error else None,
+            error_message=error.message if error else None,
+            resources=audit_resources(ctx),
+        )
+
+    def _failed(
+        self,
+        request: HttpRequest,
+        route: Route | None,
+        ctx: RequestContext | None,
+        params: dict[str, Any] | None,
+        claim: SigV4Claim | None,
+        err: ServiceError,
+        request_id: str,
+        now: datetime,
+    ) -> HttpResponse:
+        wire = self._wire_error(route, err)
+        if route is not None:
+            self._audit_failure(request, route, ctx, params, claim, wire, request_id, now)
+        model = self._error_model(request, route, err)
+        return serialize_error(model, wire, request_id, route.operation if route else None)
+
+    def _wire_error(self, route: Route | None, err: ServiceError) -> ServiceError:
+        """Map protocol-neutral errors to the code and status AWS uses for the protocol."""
+        protocol = route.protocol if route else "json"
+        if isinstance(err, AuthError):
+            code, status = auth_error_code(err.kind, protocol)
+            return ServiceError(err.message, code=code, status=status, sender_fault=True)
+        if protocol == "query" and err.code == "AccessDeniedException":
+            return ServiceError(err.message, code="AccessDenied", status=403, sender_fault=True)
+        return err
+
+    def _error_model(self, request: HttpRequest, route: Route | None, err: ServiceError) -> Any:
+        router = self.rt.router
+        if route is not None:
+            return route.model
+        if err.service and err.service in router.models:
+            return router.models[err.service]
+        if "x-www-form-urlencoded" in request.headers.get("content-type", ""):
+            return router.models["sts"]
+        return router.models["kms"]
+
+    def _audit_failure(
+        self,
+        request: HttpRequest,
+        route: Route,
+        ctx: RequestContext | None,
+        params: dict[str, Any] | None,
+        claim: SigV4Claim | None,
+        err: ServiceError,
+        request_id: str,
+        now: datetime,
+    ) -> None:
+        if ctx is None:
+            principal = Principal(
+                account_id=self.rt.settings.account_id,
+                arn="",
+                user_id="",
+                kind="Unknown",
+                name="",
+                access_key_id=claim.access_key_id if claim else "",
+            )
+            ctx = RequestContext(
+                request_id=request_id,
+                service=route.service,
+                operation=route.operation.name,
+                region=claim.region if claim else self.rt.settings.region,
+                principal=principal,
+                now=now,
+                source_ip=request.client_ip,
+                user_agent=request.headers.get("user-agent", ""),
+            )
+        try:
+            self.rt.audit.submit(self._entry(ctx, route, params, None, False, err))
+        except ServiceError:
+            log.error("audit unavailable: failed call %s not recorded", request_id)

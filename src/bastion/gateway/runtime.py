@@ -1,0 +1,121 @@
+"""Everything a running Bastion holds, built once from `Settings`."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from bastion.auth.authenticate import Authenticator
+from bastion.auth.bootstrap import BootstrapResult, bootstrap_admin, write_credentials_file
+from bastion.auth.credentials import CredentialStore
+from bastion.barrier import Barrier, seal_from_settings
+from bastion.clock import Clock, SystemClock
+from bastion.config import Settings
+from bastion.context import Principal
+from bastion.protocol.routing import Router
+from bastion.services.base import OperationSpec, Provider
+from bastion.services.cloudtrail.provider import CloudTrailProvider
+from bastion.services.sts.provider import StsProvider
+from bastion.spine.audit import AuditLog
+from bastion.storage import Store
+
+log = logging.getLogger("bastion")
+
+# Every AWS API Bastion answers on its endpoint. Operations without a provider method
+# answer an AWS-shaped "not implemented" error.
+SERVED_SERVICES = (
+    "sts",
+    "iam",
+    "kms",
+    "ssm",
+    "secretsmanager",
+    "cloudtrail",
+    "events",
+    "wafv2",
+    "fms",
+    "shield",
+    "guardduty",
+    "elbv2",
+    "cloudhsmv2",
+)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    clock: Clock
+    store: Store
+    barrier: Barrier
+    audit: AuditLog
+    authenticator: Authenticator
+    router: Router
+    operations: dict[str, dict[str, OperationSpec]] = field(default_factory=dict)
+    bootstrap: BootstrapResult | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def close(self) -> None:
+        self.audit.stop()
+        self.store.dispose()
+
+
+def open_storage(settings: Settings) -> tuple[Store, Barrier]:
+    """Open the database (migrating it) and the barrier."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    store = Store(settings.effective_database_url)
+    store.migrate()
+    barrier = Barrier(store, seal_from_settings(settings))
+    barrier.open()
+    return store, barrier
+
+
+def initialise(settings: Settings, store: Store, barrier: Barrier, clock: Clock) -> BootstrapResult:
+    """Create the account's administrator on first use; write its credentials file."""
+    with store.write() as conn:
+        result = bootstrap_admin(conn, barrier, settings.account_id, clock.now())
+    if result.secret_access_key:
+        write_credentials_file(
+            settings.credentials_file,
+            result.access_key_id,
+            result.secret_access_key,
+            settings.region,
+        )
+    return result
+
+
+def dev_principal(settings: Settings) -> Principal:
+    """The identity LocalStack-style `test`/`test` credentials map to in --dev mode."""
+    return Principal(
+        account_id=settings.account_id,
+        arn=f"arn:aws:iam::{settings.account_id}:root",
+        user_id=settings.account_id,
+        kind="Root",
+        name="root",
+        access_key_id="test",
+        is_admin=True,
+    )
+
+
+def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
+    clock = clock or SystemClock()
+    store, barrier = open_storage(settings)
+    bootstrap = initialise(settings, store, barrier, clock)
+    audit = AuditLog(store, settings.audit_dir, clock, flush_interval=settings.audit_flush_interval)
+    credentials = CredentialStore(store, barrier, clock)
+    authenticator = Authenticator(
+        credentials, dev_principal=dev_principal(settings) if settings.dev else None
+    )
+    providers: list[Provider] = [StsProvider(), CloudTrailProvider(audit)]
+    runtime = Runtime(
+        settings=settings,
+        clock=clock,
+        store=store,
+        barrier=barrier,
+        audit=audit,
+        authenticator=authenticator,
+        router=Router(SERVED_SERVICES),
+        bootstrap=bootstrap,
+    )
+    for provider in providers:
+        runtime.operations[provider.service] = provider.operations()
+    return runtime

@@ -1,0 +1,1 @@
+"""Wire format <-> plain dicts, driven only by botocore's service models."""

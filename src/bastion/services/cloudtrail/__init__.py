@@ -1,0 +1,1 @@
+"""AWS CloudTrail: event history lookups over Bastion's audit log."""

@@ -1,0 +1,312 @@
+"""The audit log: every API call as a CloudTrail record, in storage and in JSON-lines files.
+
+Durability rules:
+- a mutating call's record is inserted in the call's own transaction (`write`), so the
+  change and its record commit together or not at all;
+- other records are group-committed by a background thread (`submit`), keeping fsync
+  off the read path; if that thread cannot write, `submit` raises and the call fails
+  (audit fails closed) until writes succeed again.
+Storage is the source of truth; an exporter thread appends committed records, in order,
+to `audit/YYYY/MM/DD/events.jsonl` files, remembering its position in a cursor file
+(at-least-once: after a crash the last batch may repeat, with the same eventID).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, and_, select
+
+from bastion.clock import Clock
+from bastion.errors import ServiceUnavailableError
+from bastion.spine.records import AuditEntry
+from bastion.storage import Store
+from bastion.storage.schema import audit_event_resources, audit_events
+
+log = logging.getLogger("bastion.audit")
+
+LOOKUP_ATTRIBUTES = {
+    "EventId": audit_events.c.event_id,
+    "EventName": audit_events.c.event_name,
+    "ReadOnly": audit_events.c.read_only,
+    "Username": audit_events.c.username,
+    "EventSource": audit_events.c.event_source,
+    "AccessKeyId": audit_events.c.access_key_id,
+}
+
+
+def _event_row(entry: AuditEntry) -> dict[str, Any]:
+    return {
+        "event_id": entry.event_id,
+        "account_id": entry.account_id,
+        "region": entry.region,
+        "event_time": entry.event_time,
+        "event_name": entry.event_name,
+        "event_source": entry.event_source,
+        "username": entry.username,
+        "access_key_id": entry.access_key_id,
+        "read_only": entry.read_only,
+        "record": orjson.dumps(entry.record).decode(),
+    }
+
+
+def insert_entries(conn: Connection, entries: Sequence[AuditEntry]) -> None:
+    """Insert records (and their resources) in the caller's transaction."""
+    if not entries:
+        return
+    result = conn.execute(
+        audit_events.insert().returning(audit_events.c.seq, sort_by_parameter_order=True),
+        [_event_row(e) for e in entries],
+    )
+    seqs = [row[0] for row in result]
+    resources = [
+        {
+            "seq": seq,
+            "position": i,
+            "resource_type": r.resource_type,
+            "resource_name": r.resource_name,
+        }
+        for seq, entry in zip(seqs, entries, strict=True)
+        for i, r in enumerate(entry.resources)
+    ]
+    if resources:
+        conn.execute(audit_event_resources.insert(), resources)
+
+
+class AuditLog:
+    def __init__(
+        self,
+        store: Store,
+        audit_dir: Path,
+        clock: Clock,
+        *,
+        flush_interval: float = 0.05,
+        export_interval: float = 0.5,
+        max_pending: int = 50_000,
+    ) -> None:
+        self._store = store
+        self._dir = audit_dir
+        self._clock = clock
+        self._flush_interval = flush_interval
+        self._export_interval = export_interval
+        self._max_pending = max_pending
+        self._pending: list[AuditEntry] = []
+        self._cond = threading.Condition()
+        self._healthy = True
+        self._stopping = False
+        self._threads: list[threading.Thread] = []
+        self._export_lock = threading.Lock()
+
+    # --- writing -------------------------------------------------------------------
+
+    def write(self, conn: Connection, entry: AuditEntry) -> None:
+        """Record a mutating call inside its own transaction."""
+        insert_entries(conn, [entry])
+
+    def submit(self, entry: AuditEntry) -> None:
+        """Queue a record for the next group commit; fail closed when audit is broken."""
+        with self._cond:
+            if not self._healthy or len(self._pending) >= self._max_pending:
+                raise ServiceUnavailableError(
+                    "The audit log cannot be written; the request was not served."
+                )
+            self._pending.append(entry)
+            if len(self._pending) == 1:
+                self._cond.notify()
+
+    @property
+    def healthy(self) -> bool:
+        return self._healthy
+
+    def flush(self) -> None:
+        """Commit every queued record now (blocking)."""
+        with self._cond:
+            batch, self._pending = self._pending, []
+        if not batch:
+            return
+        try:
+            with self._store.write() as conn:
+                insert_entries(conn, batch)
+        except Exception:
+            with self._cond:
+                self._pending[:0] = batch
+                self._healthy = False
+            raise
+        with self._cond:
+            self._healthy = True
+
+    def _flush_loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending and not self._stopping:
+                    self._cond.wait()
+                if self._stopping and not self._pending:
+                    return
+            try:
+                self.flush()
+            except Exception:
+                log.exception("audit flush failed; calls fail until it succeeds")
+                with self._cond:
+                    self._cond.wait(timeout=1.0)
+                continue
+            with self._cond:
+                if not self._stopping:
+                    self._cond.wait(timeout=self._flush_interval)
+
+    # --- exporting to files ------------------------------------------------------------
+
+    @property
+    def _cursor_path(self) -> Path:
+        return self._dir / ".cursor"
+
+    def _read_cursor(self) -> int:
+        try:
+            return int(self._cursor_path.read_text().strip() or 0)
+        except (FileNotFoundError, ValueError):
+            return 0
+
+    def _write_cursor(self, seq: int) -> None:
+        tmp = self._cursor_path.with_name(".cursor.tmp")
+        tmp.write_text(str(seq))
+        os.replace(tmp, self._cursor_path)
+
+    def file_for(self, when: datetime) -> Path:
+        return self._dir / when.strftime("%Y/%m/%d") / "events.jsonl"
+
+    def export(self, batch_size: int = 5000) -> int:
+        """Append committed records past the cursor to the JSON-lines files. Returns count."""
+        with self._export_lock:
+            self._dir.mkdir(parents=True, exist_ok=True)
+            cursor = self._read_cursor()
+            total = 0
+            while True:
+                with self._store.read() as conn:
+                    rows = conn.execute(
+                        select(audit_events.c.seq, audit_events.c.event_time, audit_events.c.record)
+                        .where(audit_events.c.seq > cursor)
+                        .order_by(audit_events.c.seq)
+                        .limit(batch_size)
+                    ).all()
+                if not rows:
+                    return total
+                by_file: dict[Path, list[bytes]] = {}
+                for _seq, when, record in rows:
+                    by_file.setdefault(self.file_for(when), []).append(record.encode() + b"\n")
+                for path, lines in by_file.items():
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                    try:
+                        os.write(fd, b"".join(lines))
+                        os.fsync(fd)
+                    finally:
+                        os.close(fd)
+                cursor = rows[-1][0]
+                self._write_cursor(cursor)
+                total += len(rows)
+
+    def _export_loop(self) -> None:
+        while True:
+            with self._cond:
+                if self._stopping:
+                    return
+                self._cond.wait(timeout=self._export_interval)
+            try:
+                self.export()
+            except Exception:
+                log.exception("audit export to files failed; will retry")
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._stopping = False
+        for target, name in (
+            (self._flush_loop, "audit-flush"),
+            (self._export_loop, "audit-export"),
+        ):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self._threads.clear()
+        try:
+            self.flush()
+            self.export()
+        except Exception:
+            log.exception("final audit flush failed")
+
+    # --- reading -------------------------------------------------------------------------
+
+    def lookup(
+        self,
+        conn: Connection,
+        *,
+        account_id: str,
+        region: str,
+        attribute: tuple[str, str] | None,
+        start: datetime | None,
+        end: datetime | None,
+        limit: int,
+        before_seq: int | None,
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        """Newest first: (rows with their `resources`, the seq to continue below, or None)."""
+        conditions = [audit_events.c.account_id == account_id, audit_events.c.region == region]
+        if start is not None:
+            conditions.append(audit_events.c.event_time >= start)
+        if end is not None:
+            conditions.append(audit_events.c.event_time <= end)
+        if before_seq is not None:
+            conditions.append(audit_events.c.seq < before_seq)
+        query = select(audit_events)
+        if attribute is not None:
+            key, value = attribute
+            if key in LOOKUP_ATTRIBUTES:
+                column = LOOKUP_ATTRIBUTES[key]
+                if key == "ReadOnly":
+                    conditions.append(column == (value.lower() == "true"))
+                else:
+                    conditions.append(column == value)
+            else:
+                column = (
+                    audit_event_resources.c.resource_type
+                    if key == "ResourceType"
+                    else audit_event_resources.c.resource_name
+                )
+                matching = select(audit_event_resources.c.seq).where(column == value)
+                conditions.append(audit_events.c.seq.in_(matching))
+        rows = (
+            conn.execute(
+                query.where(and_(*conditions)).order_by(audit_events.c.seq.desc()).limit(limit + 1)
+            )
+            .mappings()
+            .all()
+        )
+        more = len(rows) > limit
+        rows = rows[:limit]
+        seqs = [r["seq"] for r in rows]
+        resources: dict[int, list[dict[str, Any]]] = {}
+        if seqs:
+            for res in conn.execute(
+                select(audit_event_resources)
+                .where(audit_event_resources.c.seq.in_(seqs))
+                .order_by(audit_event_resources.c.seq, audit_event_resources.c.position)
+            ).mappings():
+                resources.setdefault(res["seq"], []).append(dict(res))
+        out = []
+        for row in rows:
+            item = dict(row)
+            item["resources"] = resources.get(row["seq"], [])
+            out.append(item)
+        return out, (seqs[-1] if more else None)
