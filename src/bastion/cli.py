@@ -76,6 +76,7 @@ def cmd_serve(settings: Settings) -> int:
     from bastion.gateway.server import serve
 
     runtime = build_runtime(settings)
+    settings = runtime.settings
     where = (
         settings.effective_database_url.split("@")[-1]
         if settings.database_url
@@ -98,9 +99,10 @@ def cmd_serve(settings: Settings) -> int:
 
 def cmd_init(settings: Settings) -> int:
     from bastion.clock import SystemClock
-    from bastion.gateway.runtime import initialise, open_storage
+    from bastion.gateway.runtime import initialise, open_storage, resolve_account
 
     store, barrier = open_storage(settings)
+    settings = resolve_account(settings, store)
     try:
         result = initialise(settings, store, barrier, SystemClock())
     finally:
@@ -146,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     commands = {"serve": cmd_serve, "init": cmd_init, "rotate-root-key": cmd_rotate_root_key}
     try:
         return commands[args.command](settings)

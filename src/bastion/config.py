@@ -28,7 +28,7 @@ class Settings:
     database_url: str = ""
     log_level: str = "info"
     dev: bool = False
-    account_id: str = DEFAULT_ACCOUNT_ID
+    account_id: str = ""  # empty: the account made at init, else DEFAULT_ACCOUNT_ID
     region: str = "us-east-1"
     max_body_bytes: int = 8 * 1024 * 1024
     root_passphrase: str = field(default="", repr=False)
@@ -114,6 +114,8 @@ def load_settings(
         if value is not None:
             values[key] = _coerce(key, value)
     settings = replace(Settings(), **values)
-    if not settings.account_id.isdigit() or len(settings.account_id) != 12:
+    if settings.account_id and (
+        not settings.account_id.isdigit() or len(settings.account_id) != 12
+    ):
         raise ValueError("account_id must be 12 digits")
     return settings

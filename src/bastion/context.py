@@ -64,6 +64,7 @@ class RequestContext:
     tx: Any = None
     authorizer: Authorizer | None = None
     authz: AuthorizationLog = field(default_factory=AuthorizationLog)
+    on_commit: list[Callable[[], None]] = field(default_factory=list)
 
     @property
     def account_id(self) -> str:

@@ -15,12 +15,12 @@ from bastion.errors import AuthError
 from bastion.protocol.http import HttpRequest
 from bastion.protocol.sigv4 import SigningKeyCache, SigV4Claim, extract_claim, verify
 
-INVALID_TOKEN = "The security token included in the request is invalid."
-EXPIRED_TOKEN = "The security token included in the request is expired"
-MISSING = "Missing Authentication Token"
+INVALID_TOKEN = "The security token included in the request is invalid."  # noqa: S105
+EXPIRED_TOKEN = "The security token included in the request is expired"  # noqa: S105
+MISSING = "Request is missing Authentication Token"
 
 DEV_ACCESS_KEY = "test"
-DEV_SECRET = "test"
+DEV_SECRET = "test"  # noqa: S105 - LocalStack's well-known dev credentials
 
 
 class Authenticator:

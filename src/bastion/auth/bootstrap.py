@@ -89,6 +89,7 @@ def bootstrap_admin(
                 arn=arn,
                 path="/",
                 is_admin=True,
+                tags="{}",
                 created_at=now,
             )
         )

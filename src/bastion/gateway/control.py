@@ -136,6 +136,11 @@ class ControlPlane:
             return ANONYMOUS, region, claim
         if claim is None:
             raise AuthError("missing", MISSING)
+        expected = route.model.metadata.get("signingName") or route.model.metadata["endpointPrefix"]
+        if claim.service != expected:
+            raise AuthError(
+                "bad_signature", f"Credential should be scoped to correct service: '{expected}'."
+            )
         hit, credential = auth.lookup_cached(claim.access_key_id)
         if not hit:
             credential = await self._blocking(auth.lookup, claim.access_key_id)
@@ -161,6 +166,8 @@ class ControlPlane:
                 result = spec.handler(ctx, params)
                 self._ensure_authorized(ctx)
                 self.rt.audit.write(conn, self._entry(ctx, route, params, result, True))
+            for callback in ctx.on_commit:  # after the commit: the change is visible now
+                callback()
             return result
         with store.read() as conn:
             ctx = replace(ctx, tx=conn)

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+from sqlalchemy import select
 
 from bastion.auth.authenticate import Authenticator
 from bastion.auth.bootstrap import BootstrapResult, bootstrap_admin, write_credentials_file
 from bastion.auth.credentials import CredentialStore
 from bastion.barrier import Barrier, seal_from_settings
 from bastion.clock import Clock, SystemClock
-from bastion.config import Settings
+from bastion.config import DEFAULT_ACCOUNT_ID, Settings
 from bastion.context import Principal
 from bastion.protocol.routing import Router
 from bastion.services.base import OperationSpec, Provider
 from bastion.services.cloudtrail.provider import CloudTrailProvider
+from bastion.services.iam.provider import IamProvider
 from bastion.services.sts.provider import StsProvider
 from bastion.spine.audit import AuditLog
 from bastion.storage import Store
+from bastion.storage.schema import accounts
 
 log = logging.getLogger("bastion")
 
@@ -69,6 +73,17 @@ def open_storage(settings: Settings) -> tuple[Store, Barrier]:
     return store, barrier
 
 
+def resolve_account(settings: Settings, store: Store) -> Settings:
+    """Fill the account id: the one asked for, else the one made at init, else the default."""
+    if settings.account_id:
+        return settings
+    with store.read() as conn:
+        existing = conn.execute(
+            select(accounts.c.account_id).order_by(accounts.c.created_at).limit(1)
+        ).scalar()
+    return replace(settings, account_id=existing or DEFAULT_ACCOUNT_ID)
+
+
 def initialise(settings: Settings, store: Store, barrier: Barrier, clock: Clock) -> BootstrapResult:
     """Create the account's administrator on first use; write its credentials file."""
     with store.write() as conn:
@@ -99,13 +114,18 @@ def dev_principal(settings: Settings) -> Principal:
 def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     clock = clock or SystemClock()
     store, barrier = open_storage(settings)
+    settings = resolve_account(settings, store)
     bootstrap = initialise(settings, store, barrier, clock)
     audit = AuditLog(store, settings.audit_dir, clock, flush_interval=settings.audit_flush_interval)
     credentials = CredentialStore(store, barrier, clock)
     authenticator = Authenticator(
         credentials, dev_principal=dev_principal(settings) if settings.dev else None
     )
-    providers: list[Provider] = [StsProvider(), CloudTrailProvider(audit)]
+    providers: list[Provider] = [
+        StsProvider(),
+        IamProvider(barrier, credentials),
+        CloudTrailProvider(audit),
+    ]
     runtime = Runtime(
         settings=settings,
         clock=clock,

@@ -54,6 +54,7 @@ iam_users = Table(
     Column("arn", String(2048), nullable=False),
     Column("path", String(512), nullable=False, default="/"),
     Column("is_admin", Boolean, nullable=False, default=False),
+    Column("tags", Text, nullable=False, default="{}"),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 

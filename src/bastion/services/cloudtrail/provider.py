@@ -55,6 +55,7 @@ class CloudTrailProvider(Provider):
         if request.get("EventCategory") not in (None, "insight"):
             raise ClientError("Invalid EventCategory.", code="InvalidEventCategoryException")
         token = request.get("NextToken")
+        self._audit.flush()  # a caller sees its own earlier calls
         rows, next_seq = self._audit.lookup(
             ctx.tx,
             account_id=ctx.account_id,

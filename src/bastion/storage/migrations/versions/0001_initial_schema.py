@@ -98,6 +98,7 @@ def upgrade() -> None:
         sa.Column("arn", sa.String(length=2048), nullable=False),
         sa.Column("path", sa.String(length=512), nullable=False),
         sa.Column("is_admin", sa.Boolean(), nullable=False),
+        sa.Column("tags", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["account_id"],

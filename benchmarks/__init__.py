@@ -1,0 +1,1 @@
+"""Peer benchmarks for Bastion (see README.md); not part of the installed package."""
