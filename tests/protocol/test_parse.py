@@ -325,7 +325,7 @@ def _json_request(body: bytes, target: str = "TrentService.Encrypt") -> HttpRequ
 ENCRYPT = operation_model("kms", "Encrypt")
 
 
-@pytest.mark.parametrize("body", [b"", b"  \n", b"{}"])
+@pytest.mark.parametrize("body", [b"", b"  \n", b"{}", b"null"])
 def test_parse_json_empty_body_is_empty_params(body: bytes) -> None:
     assert parse_request(ENCRYPT, _json_request(body)) == {}
 
@@ -488,6 +488,7 @@ REST_SHAPES = {
             "Enabled": {"shape": "Boolean", "location": "header", "locationName": "X-Enabled"},
             "Modified": {"shape": "Stamp", "location": "header", "locationName": "X-Modified"},
             "Names": {"shape": "StringList", "location": "header", "locationName": "X-Names"},
+            "Dates": {"shape": "StampList", "location": "header", "locationName": "X-Dates"},
             "Attrs": {"shape": "JsonHeader", "location": "header", "locationName": "X-Attrs"},
             "Meta": {"shape": "HeaderMap", "location": "headers", "locationName": "x-meta-"},
             "Data": {"shape": "Blob"},
@@ -512,6 +513,7 @@ REST_SHAPES = {
     "QueryMap": {"type": "map", "key": {"shape": "String"}, "value": {"shape": "String"}},
     "HeaderMap": {"type": "map", "key": {"shape": "String"}, "value": {"shape": "String"}},
     "StringList": {"type": "list", "member": {"shape": "String"}},
+    "StampList": {"type": "list", "member": {"shape": "Stamp"}},
     "JsonHeader": {"type": "string", "jsonvalue": True},
     "Blob": {"type": "blob"},
     "Boolean": {"type": "boolean"},
@@ -553,6 +555,7 @@ def test_parse_rest_json_every_location() -> None:
         "Enabled": True,
         "Modified": T1,
         "Names": ["plain", 'with "quotes", and comma', "x"],
+        "Dates": [T0, T1],
         "Attrs": {"nested": [1, 2, {"k": "v"}]},
         "Meta": {"owner": "alice", "team": "sec"},
         "Data": b"\x00raw payload\xff",
@@ -702,17 +705,20 @@ def test_parse_query_get_and_ignores_action_version_unknown() -> None:
     }
 
 
+def test_parse_query_bad_integer_in_real_model() -> None:
+    op = operation_model("sts", "AssumeRole")
+    request = HttpRequest("POST", "/", "", {}, b"Action=AssumeRole&DurationSeconds=abc")
+    with pytest.raises(ValidationError) as info:
+        parse_request(op, request)
+    assert info.value.message == (
+        "Invalid value 'abc' for parameter DurationSeconds: expected an integer."
+    )
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        (
-            "DurationSeconds=abc",
-            "Invalid value 'abc' for parameter DurationSeconds: expected an integer.",
-        ),
-        (
-            "Count=1.5",
-            "Invalid value '1.5' for parameter Count: expected an integer.",
-        ),
+        ("Count=1.5", "Invalid value '1.5' for parameter Count: expected an integer."),
         ("On=maybe", "Invalid value 'maybe' for parameter On: expected a boolean (true or false)."),
         ("Ratio=x", "Invalid value 'x' for parameter Ratio: expected a number."),
         ("When=later", "Invalid value 'later' for parameter When: expected an ISO-8601 timestamp."),
@@ -721,18 +727,30 @@ def test_parse_query_get_and_ignores_action_version_unknown() -> None:
             "Named.Entry.1.Inner.Deep=x",
             "Invalid value 'x' for parameter Named.Entry.1.Inner.Deep: expected an integer.",
         ),
-        ("Matrix.member.1.member.2=z", None),
-        ("FlatAttrs.1.key=a&FlatAttrs.1.value=b", None),
+        (
+            "Matrix.member.1.member.2=z",
+            "Invalid value 'z' for parameter Matrix.member.1.member.2: expected an integer.",
+        ),
+        (
+            "FlatAttrs.1.key=a&FlatAttrs.1.value=b",
+            "Invalid value 'b' for parameter FlatAttrs.1.value: expected an integer.",
+        ),
+        (
+            "Flat.3=a&Matrix.member.5.member.1=1&Matrix.member.9.member.7=q",
+            "Invalid value 'q' for parameter Matrix.member.9.member.7: expected an integer.",
+        ),
+        (
+            "Outer=x",
+            "Invalid value for parameter Outer: expected nested parameters, found a value.",
+        ),
     ],
 )
-def test_parse_query_bad_values_are_validation_errors(body: str, message: str | None) -> None:
-    service = "sts" if body.startswith("Duration") else None
-    op = operation_model("sts", "AssumeRole") if service else QUERY_SERVICE.operation_model("Op")
+def test_parse_query_bad_values_are_validation_errors(body: str, message: str) -> None:
+    op = QUERY_SERVICE.operation_model("Op")
     request = HttpRequest("POST", "/", "", {}, f"Action=Op&Version=1&{body}".encode())
     with pytest.raises(ValidationError) as info:
         parse_request(op, request)
-    if message is not None:
-        assert info.value.message == message
+    assert info.value.message == message
 
 
 def test_parse_timestamp_formats() -> None:

@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from functools import cache
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -112,6 +113,8 @@ def _token(value: Any) -> str:
         return "VALUE_TRUE"
     if value is False:
         return "VALUE_FALSE"
+    if value is None:
+        return "VALUE_NULL"
     if isinstance(value, str):
         return "STRING_VALUE"
     return "NUMBER_VALUE"
@@ -220,13 +223,19 @@ def _json_decoder(shape: Shape, memo: dict[str, Decoder]) -> Decoder:
 def _json_struct_decoder(table: dict[str, tuple[str, Decoder]]) -> Decoder:
     def decode(value: Any) -> dict[str, Any]:
         if type(value) is not dict:
+            if value is None:  # only reachable for a whole body of `null`
+                return {}
             raise _mismatch(value, "a Structure")
         out = {}
         get = table.get
         for key, item in value.items():
             entry = get(key)
             if entry is not None and item is not None:  # unknown members are ignored
-                out[entry[0]] = entry[1](item)
+                name, convert = entry
+                if convert is _j_string and type(item) is str:
+                    out[name] = item  # most members: skip the call
+                else:
+                    out[name] = convert(item)
         return out
 
     return decode
@@ -368,6 +377,20 @@ def _split_header_list(text: str) -> list[str]:
     return items
 
 
+_WEEKDAYS = frozenset({"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"})
+
+
+def _join_http_dates(items: list[str]) -> list[str]:
+    """Re-join "Tue", "02 Jan 2024 ..." pieces: HTTP dates contain the list separator."""
+    out: list[str] = []
+    for item in items:
+        if out and out[-1] in _WEEKDAYS:
+            out[-1] = f"{out[-1]}, {item}"
+        else:
+            out.append(item)
+    return out
+
+
 # "%xx" -> character for every ASCII escape (the first hex digit is 0-7: no letter case).
 _ASCII_ESCAPES = {f"{c:02x}": chr(c) for c in range(0x80)} | {
     f"{c:02X}": chr(c) for c in range(0x80)
@@ -419,17 +442,19 @@ def _bad_param(location: str, wire: str, expected: str) -> SerializationError:
 _LABEL_RE = re.compile(r"\{([^}]+)\}")
 
 
-def _uri_regex(request_uri: str) -> re.Pattern[str]:
-    """A regex matching a raw request path against a requestUri template."""
+@cache
+def _uri_pattern(request_uri: str) -> tuple[re.Pattern[str], tuple[str, ...]]:
+    """A regex matching a raw path against a requestUri template, and its label names."""
     path = request_uri.split("?", 1)[0]
-    parts, last = [], 0
-    for index, match in enumerate(_LABEL_RE.finditer(path)):
+    parts, labels, last = [], [], 0
+    for match in _LABEL_RE.finditer(path):
+        label = match.group(1)
         parts.append(re.escape(path[last : match.start()]))
-        greedy = match.group(1).endswith("+")
-        parts.append(f"(?P<g{index}>{'.+' if greedy else '[^/]+'})")
+        parts.append("(.+)" if label.endswith("+") else "([^/]+)")
+        labels.append(label.rstrip("+"))
         last = match.end()
     parts.append(re.escape(path[last:]))
-    return re.compile("".join(parts) + "/?")
+    return re.compile("".join(parts) + "/?"), tuple(labels)
 
 
 def uri_params(operation: OperationModel, path: str) -> dict[str, str] | None:
@@ -437,12 +462,11 @@ def uri_params(operation: OperationModel, path: str) -> dict[str, str] | None:
 
     Keys are label names without a greedy ``+``; None when the path does not match.
     """
-    template = operation.http.get("requestUri", "/")
-    match = _uri_regex(template).fullmatch(path)
+    regex, labels = _uri_pattern(operation.http.get("requestUri", "/"))
+    match = regex.fullmatch(path)
     if match is None:
         return None
-    labels = _LABEL_RE.findall(template.split("?", 1)[0])
-    return {label.rstrip("+"): value for label, value in zip(labels, match.groups(), strict=True)}
+    return dict(zip(labels, match.groups(), strict=True))
 
 
 def _compile_rest_json(operation: OperationModel) -> _RequestParser:
@@ -453,7 +477,7 @@ def _compile_rest_json(operation: OperationModel) -> _RequestParser:
     uri: list[tuple[str, str, Callable[[str], Any]]] = []
     query: list[tuple[str, str, Callable[[str], Any], bool]] = []
     query_map: tuple[str, Callable[[str], Any], bool] | None = None
-    headers: list[tuple[str, str, Callable[[str], Any], bool]] = []
+    headers: list[tuple[str, str, Callable[[str], Any], bool | str]] = []
     header_maps: list[tuple[str, str]] = []
     body_table: dict[str, tuple[str, Decoder]] = {}
     payload_name = shape.serialization.get("payload")
@@ -477,7 +501,9 @@ def _compile_rest_json(operation: OperationModel) -> _RequestParser:
                 query.append((name, wire, _text_converter(member), False))
         elif location == "header":
             if member.type_name == "list":
-                headers.append((name, wire.lower(), _text_converter(member.member), True))
+                convert = _text_converter(member.member)
+                many: bool | str = "dates" if member.member.type_name == "timestamp" else True
+                headers.append((name, wire.lower(), convert, many))
             else:
                 headers.append((name, wire.lower(), _text_converter(member), False))
         elif location == "headers":
@@ -498,21 +524,13 @@ def _compile_rest_json(operation: OperationModel) -> _RequestParser:
     }
     query_names = {wire for _, wire, _, _ in query} | static_query
     decode_body = _json_struct_decoder(body_table) if body_table else None
-    uri_regex = _uri_regex(operation.http.get("requestUri", "/")) if uri else None
-    labels = _LABEL_RE.findall(operation.http.get("requestUri", "/").split("?", 1)[0])
-
-    def path_values(request: HttpRequest, given: Mapping[str, str] | None) -> Mapping[str, str]:
-        if given is not None:
-            return given
-        match = uri_regex.fullmatch(request.path) if uri_regex is not None else None
-        if match is None:
-            return {}
-        return {lab.rstrip("+"): v for lab, v in zip(labels, match.groups(), strict=True)}
 
     def parse(request: HttpRequest, path_params: Mapping[str, str] | None) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if uri:
-            found = path_values(request, path_params)
+            found = path_params
+            if found is None:
+                found = uri_params(operation, request.path) or {}
             for name, wire, convert in uri:
                 raw = found.get(wire)
                 if raw is None:
@@ -554,7 +572,10 @@ def _compile_rest_json(operation: OperationModel) -> _RequestParser:
                     continue
                 try:
                     if many:
-                        out[name] = [convert(v) for v in _split_header_list(raw)]
+                        items = _split_header_list(raw)
+                        if many == "dates":
+                            items = _join_http_dates(items)
+                        out[name] = [convert(v) for v in items]
                     else:
                         out[name] = convert(raw.strip() if convert is not _t_string else raw)
                 except ValueError as exc:
@@ -647,10 +668,18 @@ def _indexed(node: dict[str, Any]) -> list[Any]:
     try:  # fast path: exactly the keys 1..n, as every SDK sends them
         return [node[key] for key in _INDEX_KEYS[: len(node)]]
     except KeyError:
-        pass
-    items = [(int(k), v) for k, v in node.items() if k.isdigit()]
-    items.sort(key=lambda kv: kv[0])
-    return [v for _, v in items]
+        return [node[key] for key in _index_keys(node)]
+
+
+def _index_keys(node: dict[str, Any]) -> list[str]:
+    """The numeric keys of `node` in index order (what `_indexed` reads)."""
+    return sorted((k for k in node if k.isdigit()), key=int)
+
+
+def _failed_at(exc: _QueryError, node: dict[str, Any], position: int, *inner: str) -> None:
+    """Add the wire name of the `position`-th (0-based) indexed item to a query error."""
+    exc.parts.extend(inner)
+    exc.parts.append(_index_keys(node)[position])
 
 
 def _query_decoder(shape: Shape, memo: dict[str, Decoder]) -> Decoder:
@@ -723,11 +752,11 @@ def _query_list_decoder(element: Decoder, member_name: str | None) -> Decoder:
             if type(node) is not dict:
                 return []
         out = []
-        for index, sub in enumerate(_indexed(node), 1):
+        for position, sub in enumerate(_indexed(node)):
             try:
                 out.append(element(sub))
             except _QueryError as exc:
-                exc.parts.append(str(index))
+                _failed_at(exc, node, position)
                 if member_name is not None:
                     exc.parts.append(member_name)
                 raise
@@ -748,11 +777,24 @@ def _query_map_decoder(
             node = node.get(entry)
             if type(node) is not dict:
                 return {}
-        out = {}
-        for sub in _indexed(node):
-            if type(sub) is not dict or key_name not in sub:
-                continue
-            out[key(sub[key_name])] = value(sub[value_name]) if value_name in sub else None
+        out: dict[str, Any] = {}
+        for position, sub in enumerate(_indexed(node)):
+            if type(sub) is not dict or key_name not in sub or value_name not in sub:
+                continue  # like JSON's null map values, a half entry is dropped
+            try:
+                name = key(sub[key_name])
+            except _QueryError as exc:
+                _failed_at(exc, node, position, key_name)
+                if entry is not None:
+                    exc.parts.append(entry)
+                raise
+            try:
+                out[name] = value(sub[value_name])
+            except _QueryError as exc:
+                _failed_at(exc, node, position, value_name)
+                if entry is not None:
+                    exc.parts.append(entry)
+                raise
         return out
 
     return decode
