@@ -83,7 +83,7 @@ def print_table(results: dict[str, dict[str, Any]], failed: dict[str, str]) -> N
         if s["non_2xx"]:
             print(f"({name} answered statuses {s['statuses']}.)")
         if not s.get("healthy_after", True):
-            print(f"({name} was no longer healthy after the run: {s['after_error'][:200]})")
+            print(f"({name} failed the check after the run: {s['after_error'][:110]})")
     for name, s in results.items():
         if s["reconnects"] > s["requests"] // 2:
             print(f"({name} closed connections ({s['reconnects']} reconnects, warm-up included);"

@@ -17,6 +17,7 @@ import ipaddress
 import math
 import multiprocessing as mp
 import os
+import re
 import socket
 import sys
 import time
@@ -108,6 +109,7 @@ def sts_get_caller_identity(
 
 # ------------------------------------------------------------------- response parsing
 
+_ERROR_CODE = re.compile(rb"<Code>([^<]{1,100})</Code>|\"__type\":\s*\"([^\"]{1,100})\"")
 _UNTIL_CLOSE = -2
 _CHUNKED = -1
 
@@ -196,7 +198,10 @@ def check_target(host: str, port: int, raw: bytes, expect: bytes | None) -> byte
     status, body = fetch_once(host, port, raw)
     if status != 200 or (expect is not None and expect not in body):
         want = f"200 containing {expect!r}" if expect else "200"
-        raise LoadError(f"{host}:{port} answered {status} (want {want}): {body[:300]!r}")
+        code = _ERROR_CODE.search(body)
+        name = (code.group(1) or code.group(2)).decode(errors="replace") if code else ""
+        what = f"{status} {name}".rstrip()
+        raise LoadError(f"{host}:{port} answered {what} (want {want}): {body[:300]!r}")
     return body
 
 

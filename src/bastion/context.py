@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +45,29 @@ class AuthorizationLog:
         return bool(self.decisions) or bool(self.waived)
 
 
-Authorizer = Callable[["RequestContext", str, Sequence[str], Mapping[str, Any] | None], None]
+@dataclass(frozen=True, slots=True)
+class ResourcePolicy:
+    """A resource-based policy (KMS key policy, secret policy) to evaluate with the call.
+
+    `required`: the resource policy must itself allow the call, or (when it trusts the
+    owning account's root) delegate to IAM policies — KMS key policies work this way.
+    Otherwise identity and resource policies are combined as for other services.
+    """
+
+    document: str
+    owner_account: str
+    required: bool = False
+
+
+class Authorizer(Protocol):
+    def __call__(
+        self,
+        ctx: RequestContext,
+        action: str,
+        resources: Sequence[str],
+        conditions: Mapping[str, Any] | None,
+        resource_policy: ResourcePolicy | None,
+    ) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,11 +97,17 @@ class RequestContext:
         action: str,
         resources: Sequence[str] = ("*",),
         conditions: Mapping[str, Any] | None = None,
+        resource_policy: ResourcePolicy | None = None,
     ) -> None:
-        """Raise AccessDeniedError unless the principal may perform `action` on `resources`."""
+        """Raise AccessDeniedError unless the principal may perform `action` on `resources`.
+
+        `conditions` carries service-specific condition keys (e.g.
+        `kms:EncryptionContext:Department`); global keys (aws:SourceIp...) are added by
+        the authorizer from the context itself.
+        """
         if self.authorizer is None:
             raise RuntimeError("no authorizer bound to this request context")
-        self.authorizer(self, action, tuple(resources), conditions)
+        self.authorizer(self, action, tuple(resources), conditions, resource_policy)
 
     def waive_authorization(self, reason: str) -> None:
         """Mark an operation that AWS serves to any authenticated caller (GetCallerIdentity)."""

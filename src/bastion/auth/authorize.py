@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bastion.context import RequestContext
+from bastion.context import RequestContext, ResourcePolicy
 from bastion.errors import AccessDeniedError
 
 
@@ -28,6 +28,7 @@ def authorize(
     action: str,
     resources: Sequence[str],
     conditions: Mapping[str, Any] | None = None,
+    resource_policy: ResourcePolicy | None = None,
 ) -> None:
     allowed = ctx.principal.is_admin
     ctx.authz.decisions.append((action, tuple(resources), allowed))

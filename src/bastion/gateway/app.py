@@ -40,7 +40,7 @@ class BastionApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                self.runtime.audit.start()
+                self.runtime.start()
                 self.ready = True
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":

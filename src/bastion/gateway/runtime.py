@@ -21,6 +21,7 @@ from bastion.services.cloudtrail.provider import CloudTrailProvider
 from bastion.services.iam.provider import IamProvider
 from bastion.services.sts.provider import StsProvider
 from bastion.spine.audit import AuditLog
+from bastion.spine.scheduler import Scheduler
 from bastion.storage import Store
 from bastion.storage.schema import accounts
 
@@ -54,11 +55,18 @@ class Runtime:
     audit: AuditLog
     authenticator: Authenticator
     router: Router
+    scheduler: Scheduler
     operations: dict[str, dict[str, OperationSpec]] = field(default_factory=dict)
     bootstrap: BootstrapResult | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
+    def start(self) -> None:
+        """Start background work: audit writer and exporter, scheduler."""
+        self.audit.start()
+        self.scheduler.start()
+
     def close(self) -> None:
+        self.scheduler.stop()
         self.audit.stop()
         self.store.dispose()
 
@@ -118,6 +126,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     bootstrap = initialise(settings, store, barrier, clock)
     audit = AuditLog(store, settings.audit_dir, clock, flush_interval=settings.audit_flush_interval)
     credentials = CredentialStore(store, barrier, clock)
+    scheduler = Scheduler(clock)
     authenticator = Authenticator(
         credentials, dev_principal=dev_principal(settings) if settings.dev else None
     )
@@ -134,6 +143,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         audit=audit,
         authenticator=authenticator,
         router=Router(SERVED_SERVICES),
+        scheduler=scheduler,
         bootstrap=bootstrap,
     )
     for provider in providers:
