@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote_plus
 
 from botocore.model import OperationModel, ServiceModel
 
@@ -185,4 +185,11 @@ def query_params(request: HttpRequest) -> dict[str, str]:
 
 
 def query_action(request: HttpRequest) -> str | None:
-    return query_params(request).get("Action")
+    """The `Action` parameter, found without decoding the whole form (hot path)."""
+    source = request.body if request.method == "POST" and request.body else None
+    text = source.decode("latin-1") if source is not None else request.query_string
+    for pair in text.split("&"):
+        if pair.startswith("Action="):
+            value = pair[7:]
+            return unquote_plus(value) if ("%" in value or "+" in value) else value
+    return None

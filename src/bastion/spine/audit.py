@@ -58,22 +58,21 @@ def _event_row(entry: AuditEntry) -> dict[str, Any]:
 
 
 def insert_entries(conn: Connection, entries: Sequence[AuditEntry]) -> None:
-    """Insert records (and their resources) in the caller's transaction."""
+    """Insert records (and their resources) in the caller's transaction.
+
+    A plain executemany: no RETURNING round trip, since resources are keyed by eventID.
+    """
     if not entries:
         return
-    result = conn.execute(
-        audit_events.insert().returning(audit_events.c.seq, sort_by_parameter_order=True),
-        [_event_row(e) for e in entries],
-    )
-    seqs = [row[0] for row in result]
+    conn.execute(audit_events.insert(), [_event_row(e) for e in entries])
     resources = [
         {
-            "seq": seq,
+            "event_id": entry.event_id,
             "position": i,
             "resource_type": r.resource_type,
             "resource_name": r.resource_name,
         }
-        for seq, entry in zip(seqs, entries, strict=True)
+        for entry in entries
         for i, r in enumerate(entry.resources)
     ]
     if resources:
@@ -98,7 +97,8 @@ class AuditLog:
         self._export_interval = export_interval
         self._max_pending = max_pending
         self._pending: list[AuditEntry] = []
-        self._cond = threading.Condition()
+        self._cond = threading.Condition()  # guards _pending/_healthy; wakes the flusher only
+        self._stop_event = threading.Event()
         self._healthy = True
         self._stopping = False
         self._threads: list[threading.Thread] = []
@@ -143,22 +143,22 @@ class AuditLog:
             self._healthy = True
 
     def _flush_loop(self) -> None:
+        """Group commit: wait for the first record, let a batch gather, write it."""
         while True:
             with self._cond:
-                while not self._pending and not self._stopping:
-                    self._cond.wait()
+                if not self._pending and not self._stopping:
+                    self._cond.wait(timeout=1.0)
                 if self._stopping and not self._pending:
                     return
+                if not self._pending:
+                    continue
             try:
                 self.flush()
             except Exception:
                 log.exception("audit flush failed; calls fail until it succeeds")
-                with self._cond:
-                    self._cond.wait(timeout=1.0)
+                self._stop_event.wait(1.0)
                 continue
-            with self._cond:
-                if not self._stopping:
-                    self._cond.wait(timeout=self._flush_interval)
+            self._stop_event.wait(self._flush_interval)
 
     # --- exporting to files ------------------------------------------------------------
 
@@ -212,11 +212,7 @@ class AuditLog:
                 total += len(rows)
 
     def _export_loop(self) -> None:
-        while True:
-            with self._cond:
-                if self._stopping:
-                    return
-                self._cond.wait(timeout=self._export_interval)
+        while not self._stop_event.wait(self._export_interval):
             try:
                 self.export()
             except Exception:
@@ -226,6 +222,7 @@ class AuditLog:
 
     def start(self) -> None:
         self._stopping = False
+        self._stop_event.clear()
         for target, name in (
             (self._flush_loop, "audit-flush"),
             (self._export_loop, "audit-export"),
@@ -238,6 +235,7 @@ class AuditLog:
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
+        self._stop_event.set()
         for thread in self._threads:
             thread.join(timeout=10)
         self._threads.clear()
@@ -284,8 +282,8 @@ class AuditLog:
                     if key == "ResourceType"
                     else audit_event_resources.c.resource_name
                 )
-                matching = select(audit_event_resources.c.seq).where(column == value)
-                conditions.append(audit_events.c.seq.in_(matching))
+                matching = select(audit_event_resources.c.event_id).where(column == value)
+                conditions.append(audit_events.c.event_id.in_(matching))
         rows = (
             conn.execute(
                 query.where(and_(*conditions)).order_by(audit_events.c.seq.desc()).limit(limit + 1)
@@ -295,18 +293,18 @@ class AuditLog:
         )
         more = len(rows) > limit
         rows = rows[:limit]
-        seqs = [r["seq"] for r in rows]
-        resources: dict[int, list[dict[str, Any]]] = {}
-        if seqs:
+        event_ids = [r["event_id"] for r in rows]
+        resources: dict[str, list[dict[str, Any]]] = {}
+        if event_ids:
             for res in conn.execute(
                 select(audit_event_resources)
-                .where(audit_event_resources.c.seq.in_(seqs))
-                .order_by(audit_event_resources.c.seq, audit_event_resources.c.position)
+                .where(audit_event_resources.c.event_id.in_(event_ids))
+                .order_by(audit_event_resources.c.event_id, audit_event_resources.c.position)
             ).mappings():
-                resources.setdefault(res["seq"], []).append(dict(res))
+                resources.setdefault(res["event_id"], []).append(dict(res))
         out = []
         for row in rows:
             item = dict(row)
-            item["resources"] = resources.get(row["seq"], [])
+            item["resources"] = resources.get(row["event_id"], [])
             out.append(item)
-        return out, (seqs[-1] if more else None)
+        return out, (rows[-1]["seq"] if more else None)

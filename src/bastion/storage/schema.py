@@ -96,9 +96,9 @@ audit_event_resources = Table(
     "audit_event_resources",
     metadata,
     Column(
-        "seq",
-        BigInteger().with_variant(Integer, "sqlite"),
-        ForeignKey("audit_events.seq", ondelete="CASCADE"),
+        "event_id",
+        String(36),
+        ForeignKey("audit_events.event_id", ondelete="CASCADE"),
         primary_key=True,
     ),
     Column("position", Integer, primary_key=True, autoincrement=False),

@@ -79,12 +79,12 @@ def upgrade() -> None:
     )
     op.create_table(
         "audit_event_resources",
-        sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("event_id", sa.String(length=36), nullable=False),
         sa.Column("position", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("resource_type", sa.String(length=128), nullable=True),
         sa.Column("resource_name", sa.String(length=2048), nullable=False),
-        sa.ForeignKeyConstraint(["seq"], ["audit_events.seq"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("seq", "position"),
+        sa.ForeignKeyConstraint(["event_id"], ["audit_events.event_id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("event_id", "position"),
     )
     with op.batch_alter_table("audit_event_resources", schema=None) as batch_op:
         batch_op.create_index("ix_audit_resources_name", ["resource_name"], unique=False)
