@@ -34,7 +34,8 @@ def _parser() -> argparse.ArgumentParser:
         "--dev",
         action="store_true",
         default=None,
-        help="UNSAFE: also accept LocalStack's test/test credentials",
+        help="UNSAFE: accept any unregistered access key (e.g. test/test) unverified,"
+        " and enable the state reset and snapshot endpoints",
     )
     init = sub.add_parser("init", help="create the account, its administrator and root key")
     _common(init)
@@ -90,7 +91,9 @@ def cmd_serve(settings: Settings) -> int:
     ]
     if settings.dev:
         lines.append(
-            "  WARNING: --dev is on: the unsafe LocalStack credentials test/test are accepted."
+            "  WARNING: --dev mode is UNSAFE: any unregistered access key (e.g. test/test) is"
+            " accepted WITHOUT signature checks as the account root, and POST /_bastion/reset"
+            " wipes state. Never expose this server."
         )
     print("\n".join(lines), flush=True)
     serve(runtime)

@@ -7,6 +7,7 @@ already in memory: `claim()` and `check()` are pure; `CredentialStore.resolve` b
 from __future__ import annotations
 
 import hmac
+from dataclasses import replace
 from datetime import datetime
 
 from bastion.auth.credentials import Credential, CredentialStore
@@ -19,12 +20,14 @@ INVALID_TOKEN = "The security token included in the request is invalid."  # noqa
 EXPIRED_TOKEN = "The security token included in the request is expired"  # noqa: S105
 MISSING = "Request is missing Authentication Token"
 
-DEV_ACCESS_KEY = "test"
-DEV_SECRET = "test"  # noqa: S105 - LocalStack's well-known dev credentials
-
 
 class Authenticator:
-    """Verifies SigV4 signatures against stored (sealed) access keys."""
+    """Verifies SigV4 signatures against stored (sealed) access keys.
+
+    With `dev_principal` set (`--dev` mode, unsafe by design), an access key id that is
+    not registered is accepted without checking its signature and acts as that
+    principal, as LocalStack does; registered keys are still fully verified.
+    """
 
     def __init__(
         self,
@@ -34,11 +37,13 @@ class Authenticator:
     ) -> None:
         self.credentials = credentials
         self._keys = SigningKeyCache()
-        self._dev_credential = (
-            Credential(DEV_ACCESS_KEY, DEV_SECRET, dev_principal, active=True)
-            if dev_principal is not None
-            else None
-        )
+        self._dev_principal = dev_principal
+
+    def _dev_credential(self, access_key_id: str) -> Credential | None:
+        if self._dev_principal is None:
+            return None
+        principal = replace(self._dev_principal, access_key_id=access_key_id)
+        return Credential(access_key_id, "", principal, active=True, verify_signature=False)
 
     @staticmethod
     def claim(request: HttpRequest) -> SigV4Claim | None:
@@ -46,15 +51,15 @@ class Authenticator:
 
     def lookup_cached(self, access_key_id: str) -> tuple[bool, Credential | None]:
         hit, credential = self.credentials.cached(access_key_id)
-        if not hit and self._dev_credential and access_key_id == DEV_ACCESS_KEY:
-            return True, self._dev_credential
+        if hit and credential is None:
+            return True, self._dev_credential(access_key_id)
         return hit, credential
 
     def lookup(self, access_key_id: str) -> Credential | None:
         """Blocking: may read storage and unseal the secret."""
         credential = self.credentials.resolve(access_key_id)
-        if credential is None and self._dev_credential and access_key_id == DEV_ACCESS_KEY:
-            return self._dev_credential
+        if credential is None:
+            return self._dev_credential(access_key_id)
         return credential
 
     def check(
@@ -69,6 +74,8 @@ class Authenticator:
             raise AuthError("unknown_key", INVALID_TOKEN)
         if not credential.active:
             raise AuthError("inactive_key", INVALID_TOKEN)
+        if not credential.verify_signature:
+            return credential.principal
         if credential.session_token is None:
             if claim.security_token:
                 raise AuthError("invalid_token", INVALID_TOKEN)

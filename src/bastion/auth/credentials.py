@@ -31,6 +31,7 @@ class Credential:
     active: bool
     session_token: str | None = None
     expires: datetime | None = None
+    verify_signature: bool = True  # False only for --dev mode's unregistered keys
 
     def __repr__(self) -> str:  # keep the secret out of any traceback or log
         return f"Credential({self.access_key_id!r}, active={self.active})"

@@ -10,6 +10,7 @@ import orjson
 from bastion import __version__
 from bastion.errors import PayloadTooLargeError
 from bastion.gateway.control import ControlPlane
+from bastion.gateway.devtools import DEV_PATHS, DevTools
 from bastion.gateway.runtime import Runtime
 from bastion.protocol.http import HttpRequest, HttpResponse
 from bastion.protocol.serialize import serialize_error
@@ -27,6 +28,7 @@ class BastionApp:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.control = ControlPlane(runtime)
+        self.devtools = DevTools(runtime)
         self.ready = False
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
@@ -52,7 +54,9 @@ class BastionApp:
 
     async def _http(self, scope: Scope, receive: Any, send: Any) -> None:
         path = scope["path"]
-        if path.startswith("/_bastion/"):
+        if path in DEV_PATHS:
+            response = await self._dev(scope, receive)
+        elif path.startswith("/_bastion/"):
             response = self._internal(scope)
         else:
             response = await self._aws(scope, receive)
@@ -60,6 +64,19 @@ class BastionApp:
         headers.append((b"content-length", str(len(response.body)).encode()))
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": response.body})
+
+    async def _dev(self, scope: Scope, receive: Any) -> HttpResponse:
+        while (await receive()).get("more_body", False):
+            pass
+        query = scope.get("query_string", b"").decode("latin-1")
+        try:
+            return await self.control.run_blocking(
+                self.devtools.handle, scope["method"], scope["path"], query
+            )
+        except Exception:
+            log.exception("development endpoint %s failed", scope["path"])
+            body = b'{"message":"Internal error; see the server log"}'
+            return HttpResponse(500, [("content-type", "application/json")], body)
 
     def _internal(self, scope: Scope) -> HttpResponse:
         if scope["path"] == HEALTH_PATH and scope["method"] in ("GET", "HEAD"):

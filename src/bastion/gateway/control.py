@@ -85,7 +85,7 @@ class ControlPlane:
     def close(self) -> None:
         self._executor.shutdown(wait=True)
 
-    async def _blocking(self, fn: Any, *args: Any) -> Any:
+    async def run_blocking(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     async def handle(self, request: HttpRequest) -> HttpResponse:
@@ -143,7 +143,7 @@ class ControlPlane:
             )
         hit, credential = auth.lookup_cached(claim.access_key_id)
         if not hit:
-            credential = await self._blocking(auth.lookup, claim.access_key_id)
+            credential = await self.run_blocking(auth.lookup, claim.access_key_id)
         return auth.check(request, claim, credential, now), claim.region, claim
 
     async def _dispatch(
@@ -154,7 +154,7 @@ class ControlPlane:
             self._ensure_authorized(ctx)
             self.rt.audit.submit(self._entry(ctx, route, params, result, spec.mutating))
             return result
-        return await self._blocking(self._run_in_transaction, spec, ctx, params, route)
+        return await self.run_blocking(self._run_in_transaction, spec, ctx, params, route)
 
     def _run_in_transaction(
         self, spec: OperationSpec, ctx: RequestContext, params: dict[str, Any], route: Route

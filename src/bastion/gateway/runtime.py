@@ -57,6 +57,7 @@ class Runtime:
     router: Router
     scheduler: Scheduler
     operations: dict[str, dict[str, OperationSpec]] = field(default_factory=dict)
+    providers: dict[str, Provider] = field(default_factory=dict)
     bootstrap: BootstrapResult | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -132,7 +133,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     )
     providers: list[Provider] = [
         StsProvider(),
-        IamProvider(barrier, credentials),
+        IamProvider(barrier, credentials, bootstrap.access_key_id),
         CloudTrailProvider(audit),
     ]
     runtime = Runtime(
@@ -147,5 +148,6 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         bootstrap=bootstrap,
     )
     for provider in providers:
+        runtime.providers[provider.service] = provider
         runtime.operations[provider.service] = provider.operations()
     return runtime

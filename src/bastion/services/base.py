@@ -12,7 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Connection, Table, not_
+from sqlalchemy.sql.elements import ColumnElement
+
 from bastion.context import RequestContext
+from bastion.storage.snapshot import Rows, dump_rows, load_rows
 
 Handler = Callable[[RequestContext, dict[str, Any]], dict[str, Any] | None]
 
@@ -44,9 +48,42 @@ def operation(
 
 
 class Provider:
-    """Base of every service provider. `service` is botocore's service name."""
+    """Base of every service provider. `service` is botocore's service name.
+
+    `state_tables` lists the tables holding the service's resources, parents first;
+    development mode's reset and snapshots use them. `initial_rows` names rows that
+    belong to the freshly initialised state (kept by a reset).
+    """
 
     service: str = ""
+    state_tables: tuple[Table, ...] = ()
+
+    def initial_rows(self, table: Table) -> ColumnElement[bool] | None:
+        """Rows of `table` that a reset keeps (None: none)."""
+        return None
+
+    def clear_caches(self) -> None:
+        """Forget in-memory state derived from storage (after reset or snapshot load)."""
+
+    def reset_state(self, conn: Connection) -> None:
+        """Delete every resource of the service, keeping the initial rows."""
+        for table in reversed(self.state_tables):
+            keep = self.initial_rows(table)
+            query = table.delete() if keep is None else table.delete().where(not_(keep))
+            conn.execute(query)
+
+    def dump_state(self, conn: Connection) -> dict[str, Rows]:
+        out = {}
+        for table in self.state_tables:
+            keep = self.initial_rows(table)
+            out[str(table.name)] = dump_rows(conn, table, None if keep is None else not_(keep))
+        return out
+
+    def load_state(self, conn: Connection, state: dict[str, Rows]) -> None:
+        """Replace the service's resources with a dumped state."""
+        self.reset_state(conn)
+        for table in self.state_tables:
+            load_rows(conn, table, state.get(table.name, []))
 
     def operations(self) -> dict[str, OperationSpec]:
         specs: dict[str, OperationSpec] = {}

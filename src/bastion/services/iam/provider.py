@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, Table, delete, func, select, update
+from sqlalchemy.sql.elements import ColumnElement
 
 from bastion import ids
 from bastion.arn import make_arn
@@ -57,10 +58,25 @@ def _page(marker: str | None, max_items: int | None) -> tuple[int, int]:
 
 class IamProvider(Provider):
     service = "iam"
+    state_tables = (iam_users, access_keys)
 
-    def __init__(self, barrier: Barrier, credentials: CredentialStore) -> None:
+    def __init__(
+        self, barrier: Barrier, credentials: CredentialStore, bootstrap_key_id: str = ""
+    ) -> None:
         self._barrier = barrier
         self._credentials = credentials
+        self._bootstrap_key_id = bootstrap_key_id
+
+    def initial_rows(self, table: Table) -> ColumnElement[bool] | None:
+        """The bootstrap administrator and its first key survive a reset."""
+        if table is iam_users:
+            return iam_users.c.is_admin.is_(True)
+        if table is access_keys:
+            return access_keys.c.access_key_id == self._bootstrap_key_id
+        return None
+
+    def clear_caches(self) -> None:
+        self._credentials.invalidate()
 
     # --- helpers -------------------------------------------------------------------------
 
