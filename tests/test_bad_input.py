@@ -117,9 +117,9 @@ def test_wrong_content_type(sqlite_server):
 def test_operation_in_model_not_built_yet(sqlite_server):
     status, _, body = signed(
         sqlite_server,
-        "kms",
+        "cloudhsm",
         b"{}",
-        {"Content-Type": JSON_11, "X-Amz-Target": "TrentService.ListKeys"},
+        {"Content-Type": JSON_11, "X-Amz-Target": "BaldrApiService.DescribeClusters"},
     )
     assert status == 501
     assert b"NotImplemented" in body

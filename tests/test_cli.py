@@ -54,3 +54,20 @@ def test_serve_prints_how_to_connect_and_answers_health(tmp_path):
     banner = srv.log_path.read_text()
     assert f"aws --endpoint-url {srv.endpoint} sts get-caller-identity" in banner
     assert "boto3.Session(profile_name='bastion')" in banner
+
+
+def test_serve_also_runs_the_forward_proxy_when_configured(tmp_path):
+    import socket
+
+    from support import free_port
+
+    proxy_port = free_port()
+    srv = ProcessServer(tmp_path / "data", extra_env={"BASTION_PROXY_PORT": str(proxy_port)})
+    srv.start()
+    try:
+        with socket.create_connection(("127.0.0.1", proxy_port), timeout=5) as sock:
+            sock.sendall(b"GET http://example.test/ HTTP/1.1\r\nHost: example.test\r\n\r\n")
+            status_line = sock.recv(4096).split(b"\r\n", 1)[0]
+        assert status_line.startswith(b"HTTP/1.1 407")  # users must authenticate
+    finally:
+        srv.stop()

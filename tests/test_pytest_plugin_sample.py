@@ -34,7 +34,7 @@ def test_running_context_manager_outside_pytest():
     with running() as bastion:
         assert bastion.client("sts").get_caller_identity()["Account"] == "000000000000"
         bastion.client("iam").create_user(UserName="x")
-        assert bastion.reset()["reset"] == ["iam"]
+        assert "iam" in bastion.reset()["reset"]
 
 
 def admin_user_arn(iam) -> str:

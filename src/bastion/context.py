@@ -31,6 +31,14 @@ class Principal:
     is_admin: bool = False
     session_expires: datetime | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
+    # Temporary credentials: the role (or user) the session came from, its unique id,
+    # the session policies (documents) that narrow it, and when it was issued.
+    source_arn: str = ""
+    source_id: str = ""
+    source_name: str = ""
+    session_policies: tuple[str, ...] | None = None
+    session_issued: datetime | None = None
+    mfa: bool = False
 
 
 @dataclass(slots=True)
@@ -57,6 +65,7 @@ class ResourcePolicy:
     document: str
     owner_account: str
     required: bool = False
+    kind: str = "resource"  # "trust" for role trust policies (no Resource element)
 
 
 class Authorizer(Protocol):
@@ -68,6 +77,12 @@ class Authorizer(Protocol):
         conditions: Mapping[str, Any] | None,
         resource_policy: ResourcePolicy | None,
     ) -> None: ...
+
+
+class ServiceInvoker(Protocol):
+    def __call__(
+        self, ctx: RequestContext, service: str, operation: str, params: dict[str, Any]
+    ) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +102,10 @@ class RequestContext:
     authorizer: Authorizer | None = None
     authz: AuthorizationLog = field(default_factory=AuthorizationLog)
     on_commit: list[Callable[[], None]] = field(default_factory=list)
+    # Set on calls one service makes to another on the caller's behalf (SSM -> KMS):
+    # the calling service's endpoint, e.g. "ssm.us-east-1.amazonaws.com" (kms:ViaService).
+    via_service: str = ""
+    invoker: ServiceInvoker | None = None
 
     @property
     def account_id(self) -> str:
@@ -108,6 +127,16 @@ class RequestContext:
         if self.authorizer is None:
             raise RuntimeError("no authorizer bound to this request context")
         self.authorizer(self, action, tuple(resources), conditions, resource_policy)
+
+    def call(self, service: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Call another service's operation as this caller, through its full path.
+
+        The callee authorizes (with `kms:ViaService` naming this service), is audited
+        as its own event, and runs in this call's transaction. Raises ServiceError.
+        """
+        if self.invoker is None:
+            raise RuntimeError("no service invoker bound to this request context")
+        return self.invoker(self, service, operation, params)
 
     def waive_authorization(self, reason: str) -> None:
         """Mark an operation that AWS serves to any authenticated caller (GetCallerIdentity)."""

@@ -18,10 +18,7 @@ _ids = random.Random(os.urandom(32))
 def _uuid4_string() -> str:
     """A random (version 4, RFC 4122 variant) UUID string, without uuid.UUID's overhead."""
     bits = _ids.getrandbits
-    return (
-        f"{bits(32):08x}-{bits(16):04x}-4{bits(12):03x}-"
-        f"{bits(14) | 0x8000:04x}-{bits(48):012x}"
-    )
+    return f"{bits(32):08x}-{bits(16):04x}-4{bits(12):03x}-{bits(14) | 0x8000:04x}-{bits(48):012x}"
 
 
 def request_id() -> str:

@@ -6,6 +6,7 @@ already in memory: `claim()` and `check()` are pure; `CredentialStore.resolve` b
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from dataclasses import replace
 from datetime import datetime
@@ -76,12 +77,12 @@ class Authenticator:
             raise AuthError("inactive_key", INVALID_TOKEN)
         if not credential.verify_signature:
             return credential.principal
-        if credential.session_token is None:
+        if credential.session_token_sha256 is None:
             if claim.security_token:
                 raise AuthError("invalid_token", INVALID_TOKEN)
         else:
-            token = claim.security_token or ""
-            if not hmac.compare_digest(token.encode(), credential.session_token.encode()):
+            presented = hashlib.sha256((claim.security_token or "").encode()).hexdigest()
+            if not hmac.compare_digest(presented, credential.session_token_sha256):
                 raise AuthError("invalid_token", INVALID_TOKEN)
             if credential.expires is not None and now >= credential.expires:
                 raise AuthError("expired_token", EXPIRED_TOKEN)

@@ -1,37 +1,158 @@
 """Authorization: every provider asks here before it acts; deny by default.
 
-The account's bootstrap administrator holds full access, as an IAM user with
-`AdministratorAccess` would. Every other principal is denied until IAM policy
-evaluation grants the action.
+The decision is the policy engine's (`bastion.auth.policy`), over the principal's
+identity policies, its permissions boundary, its session policies and the resource's
+own policy when the service passes one (KMS key policies, secret policies). Global
+condition keys come from the request context; services add their own keys.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
-from bastion.context import RequestContext, ResourcePolicy
+from bastion.auth.policies import PolicyCache
+from bastion.auth.policy import (
+    Decision,
+    EvaluationResult,
+    MalformedPolicyError,
+    RequestFacts,
+    evaluate,
+    parse_policy,
+)
+from bastion.context import Principal, RequestContext, ResourcePolicy
 from bastion.errors import AccessDeniedError
+from bastion.storage import Store
+
+log = logging.getLogger("bastion.auth")
 
 
-def denial_message(principal_arn: str, action: str, resource: str) -> str:
-    """AWS's message for an implicit deny."""
+def denial_message(principal_arn: str, action: str, resource: str, reason: str) -> str:
+    """AWS's AccessDenied message form."""
     on = f" on resource: {resource}" if resource and resource != "*" else ""
-    return (
-        f"User: {principal_arn} is not authorized to perform: {action}{on}"
-        f" because no identity-based policy allows the {action} action"
-    )
+    return f"User: {principal_arn} is not authorized to perform: {action}{on} {reason}"
 
 
-def authorize(
-    ctx: RequestContext,
-    action: str,
-    resources: Sequence[str],
-    conditions: Mapping[str, Any] | None = None,
-    resource_policy: ResourcePolicy | None = None,
-) -> None:
-    allowed = ctx.principal.is_admin
-    ctx.authz.decisions.append((action, tuple(resources), allowed))
-    if not allowed:
-        resource = resources[0] if resources else "*"
-        raise AccessDeniedError(denial_message(ctx.principal.arn, action, resource))
+def global_condition_keys(ctx: RequestContext) -> dict[str, Any]:
+    """The aws:* keys Bastion knows for this request."""
+    principal = ctx.principal
+    keys: dict[str, Any] = {
+        "aws:SourceIp": ctx.source_ip,
+        "aws:CurrentTime": _iso(ctx.now),
+        "aws:EpochTime": str(int(ctx.now.timestamp())),
+        "aws:SecureTransport": "true" if ctx.secure_transport else "false",
+        "aws:RequestedRegion": ctx.region,
+        "aws:PrincipalAccount": principal.account_id,
+        "aws:PrincipalType": _principal_type(principal),
+        "aws:userid": principal.user_id,
+        "aws:MultiFactorAuthPresent": "true" if principal.mfa else "false",
+        "aws:ViaAWSService": "false",
+    }
+    if principal.kind == "IAMUser":
+        keys["aws:username"] = principal.source_name or principal.name
+    if principal.kind == "AssumedRole":
+        keys["aws:PrincipalArn"] = principal.source_arn
+    else:
+        keys["aws:PrincipalArn"] = principal.arn
+    if principal.session_issued is not None:
+        keys["aws:TokenIssueTime"] = _iso(principal.session_issued)
+    for tag, value in principal.tags.items():
+        keys[f"aws:PrincipalTag/{tag}"] = value
+    if ctx.via_service:
+        service = ctx.via_service.split(".", 1)[0]
+        keys["kms:ViaService"] = ctx.via_service
+        keys["aws:ViaAWSService"] = "true"
+        keys["aws:CalledVia"] = [f"{service}.amazonaws.com"]
+        keys["aws:CalledViaFirst"] = f"{service}.amazonaws.com"
+        keys["aws:CalledViaLast"] = f"{service}.amazonaws.com"
+    return keys
+
+
+def _iso(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _principal_type(principal: Principal) -> str:
+    return {"IAMUser": "User", "Root": "Account"}.get(principal.kind, principal.kind)
+
+
+class Authorizer:
+    """Callable bound into every RequestContext (`ctx.authorize(...)`)."""
+
+    def __init__(self, store: Store, policies: PolicyCache) -> None:
+        self._store = store
+        self._policies = policies
+
+    def __call__(
+        self,
+        ctx: RequestContext,
+        action: str,
+        resources: Sequence[str],
+        conditions: Mapping[str, Any] | None = None,
+        resource_policy: ResourcePolicy | None = None,
+    ) -> None:
+        try:
+            result = self.decide(ctx, action, resources, conditions, resource_policy)
+        except MalformedPolicyError:
+            # Stored policies are validated when written; one that no longer parses
+            # (e.g. written by an older version) grants nothing.
+            log.exception("a stored policy does not parse; denying %s", action)
+            result = EvaluationResult(Decision.IMPLICIT_DENY, "because a policy could not be read")
+        allowed = result.decision is Decision.ALLOW
+        ctx.authz.decisions.append((action, tuple(resources), allowed))
+        if not allowed:
+            resource = resources[0] if resources else "*"
+            raise AccessDeniedError(
+                denial_message(ctx.principal.arn, action, resource, result.reason)
+            )
+
+    def decide(
+        self,
+        ctx: RequestContext,
+        action: str,
+        resources: Sequence[str],
+        conditions: Mapping[str, Any] | None = None,
+        resource_policy: ResourcePolicy | None = None,
+    ) -> EvaluationResult:
+        principal = ctx.principal
+        context = global_condition_keys(ctx)
+        if conditions:
+            context.update(conditions)
+        facts = RequestFacts(
+            action=action,
+            resources=tuple(resources) or ("*",),
+            principal_arn=principal.arn,
+            principal_account=principal.account_id,
+            context=context,
+            role_arn=principal.source_arn if principal.kind == "AssumedRole" else None,
+            user_arn=principal.arn if principal.kind == "IAMUser" else None,
+        )
+        if ctx.tx is not None:
+            policies = self._policies.get(ctx.tx, principal)
+        else:
+            with self._store.read() as conn:
+                policies = self._policies.get(conn, principal)
+        resource = None
+        resource_account = None
+        required = False
+        if resource_policy is not None:
+            resource = parse_policy(resource_policy.document, kind=resource_policy.kind)
+            resource_account = resource_policy.owner_account
+            required = resource_policy.required
+        session = None
+        if principal.session_policies is not None:
+            session = tuple(parse_policy(doc, kind="session") for doc in principal.session_policies)
+        return evaluate(
+            facts,
+            identity=tuple(parse_policy(doc) for doc in policies.identity),
+            resource=resource,
+            resource_account=resource_account,
+            boundary=(parse_policy(policies.boundary, kind="boundary"),)
+            if policies.boundary
+            else None,
+            session=session,
+            resource_policy_required=required,
+            is_root=principal.kind == "Root",
+        )

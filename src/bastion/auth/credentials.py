@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
+import orjson
 from sqlalchemy import Connection, select
 
 from bastion.barrier import Barrier
 from bastion.clock import Clock
 from bastion.context import Principal
 from bastion.storage import Store
+from bastion.storage.iam_tables import sts_sessions
 from bastion.storage.schema import access_keys, iam_users
 
 
@@ -29,7 +31,7 @@ class Credential:
     secret: str
     principal: Principal
     active: bool
-    session_token: str | None = None
+    session_token_sha256: str | None = None  # temporary credentials only
     expires: datetime | None = None
     verify_signature: bool = True  # False only for --dev mode's unregistered keys
 
@@ -42,6 +44,11 @@ def secret_identity(access_key_id: str) -> str:
     return f"access_keys/{access_key_id}/secret"
 
 
+def session_secret_identity(access_key_id: str) -> str:
+    """The barrier identity of a temporary credential's secret."""
+    return f"sts_sessions/{access_key_id}/secret"
+
+
 def user_principal(row: dict[str, object], access_key_id: str) -> Principal:
     return Principal(
         account_id=str(row["account_id"]),
@@ -51,6 +58,7 @@ def user_principal(row: dict[str, object], access_key_id: str) -> Principal:
         name=str(row["user_name"]),
         access_key_id=access_key_id,
         is_admin=bool(row["is_admin"]),
+        tags=orjson.loads(str(row.get("tags") or "{}")),
     )
 
 
@@ -93,9 +101,17 @@ class CredentialStore:
                 self._cache.pop(access_key_id, None)
 
     def _load(self, conn: Connection, access_key_id: str) -> Credential | None:
+        if access_key_id.startswith("ASIA"):
+            return self._load_session(conn, access_key_id)
         row = (
             conn.execute(
-                select(access_keys, iam_users.c.arn, iam_users.c.user_id, iam_users.c.is_admin)
+                select(
+                    access_keys,
+                    iam_users.c.arn,
+                    iam_users.c.user_id,
+                    iam_users.c.is_admin,
+                    iam_users.c.tags,
+                )
                 .join(
                     iam_users,
                     (iam_users.c.account_id == access_keys.c.account_id)
@@ -115,3 +131,44 @@ class CredentialStore:
             principal=user_principal(dict(row), access_key_id),
             active=row["status"] == "Active",
         )
+
+    def _load_session(self, conn: Connection, access_key_id: str) -> Credential | None:
+        row = (
+            conn.execute(select(sts_sessions).where(sts_sessions.c.access_key_id == access_key_id))
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        secret = self._barrier.unseal(session_secret_identity(access_key_id), row["secret_sealed"])
+        expires = _aware(row["expires_at"])
+        policies = orjson.loads(row["session_policy"]) if row["session_policy"] else None
+        principal = Principal(
+            account_id=row["account_id"],
+            arn=row["principal_arn"],
+            user_id=row["principal_id"],
+            kind=row["kind"],
+            name=row["session_name"] if row["kind"] != "IAMUser" else row["source_name"],
+            access_key_id=access_key_id,
+            session_expires=expires,
+            tags=orjson.loads(row["tags"] or "{}"),
+            source_arn=row["source_arn"],
+            source_id=row["principal_id"].split(":", 1)[0],
+            source_name=row["source_name"],
+            session_policies=tuple(policies) if policies is not None else None,
+            session_issued=_aware(row["created_at"]),
+            mfa=bool(row["mfa"]),
+        )
+        return Credential(
+            access_key_id=access_key_id,
+            secret=secret.decode(),
+            principal=principal,
+            active=True,
+            session_token_sha256=row["token_sha256"],
+            expires=expires,
+        )
+
+
+def _aware(value: datetime) -> datetime:
+    """SQLite returns naive datetimes; everything Bastion stores is UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 
 from bastion import __version__
+from bastion.dataplane.proxy import ProxyServer, load_proxy_config, start_in_loop
 from bastion.errors import PayloadTooLargeError
 from bastion.gateway.control import ControlPlane
 from bastion.gateway.devtools import DEV_PATHS, DevTools
@@ -30,6 +31,18 @@ class BastionApp:
         self.control = ControlPlane(runtime)
         self.devtools = DevTools(runtime)
         self.ready = False
+        self.proxy: ProxyServer | None = None
+
+    def _start_proxy(self) -> None:
+        """Run the forward proxy in this process too when it is configured."""
+        config = load_proxy_config()
+        if not config.enabled:
+            return
+        rt = self.runtime
+        self.proxy = start_in_loop(
+            rt.settings, rt.store, rt.clock, config, iam=rt.authenticator.credentials
+        )
+        log.info("forward proxy listening on %s:%s", config.host, config.port)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         kind = scope["type"]
@@ -43,10 +56,13 @@ class BastionApp:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 self.runtime.start()
+                self._start_proxy()
                 self.ready = True
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self.ready = False
+                if self.proxy is not None:
+                    await self.proxy.stop()
                 self.control.close()
                 self.runtime.close()
                 await send({"type": "lifespan.shutdown.complete"})

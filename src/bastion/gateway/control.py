@@ -17,8 +17,7 @@ from typing import Any
 from bastion import ids
 from bastion.arn import parse_arn
 from bastion.auth.authenticate import MISSING
-from bastion.auth.authorize import authorize
-from bastion.context import Principal, RequestContext
+from bastion.context import AuthorizationLog, Principal, RequestContext
 from bastion.errors import (
     AuthError,
     InternalFailure,
@@ -115,7 +114,8 @@ class ControlPlane:
                 source_ip=request.client_ip,
                 user_agent=request.headers.get("user-agent", ""),
                 secure_transport=request.scheme == "https",
-                authorizer=authorize,
+                authorizer=self.rt.authorizer,
+                invoker=self.invoke,
             )
             result = await self._dispatch(spec, ctx, params, route)
             return serialize_response(route.operation, result, request_id)
@@ -168,6 +168,8 @@ class ControlPlane:
                 self.rt.audit.write(conn, self._entry(ctx, route, params, result, True))
             for callback in ctx.on_commit:  # after the commit: the change is visible now
                 callback()
+            if ctx.service == "iam":
+                self.rt.policies.invalidate()
             return result
         with store.read() as conn:
             ctx = replace(ctx, tx=conn)
@@ -175,6 +177,54 @@ class ControlPlane:
             self._ensure_authorized(ctx)
         self.rt.audit.submit(self._entry(ctx, route, params, result, False))
         return result
+
+    def invoke(
+        self, caller: RequestContext, service: str, operation: str, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Run another service's operation for `caller` (see RequestContext.call).
+
+        Runs in the caller's thread and transaction, validated against the callee's model,
+        authorized with kms:ViaService set, and audited as the callee's own event.
+        """
+        spec = self.rt.operations.get(service, {}).get(operation)
+        model = self.rt.router.models.get(service)
+        if spec is None or model is None:
+            raise InternalFailure(f"{service}:{operation} is not available in process")
+        op = model.operation_model(operation)
+        validate_input(op, params)
+        endpoint = self.rt.router.models[caller.service].metadata.get(
+            "endpointPrefix", caller.service
+        )
+        ctx = replace(
+            caller,
+            request_id=ids.request_id(),
+            service=service,
+            operation=operation,
+            source_ip=f"{endpoint}.amazonaws.com",
+            user_agent=f"{endpoint}.amazonaws.com",
+            via_service=f"{endpoint}.{caller.region}.amazonaws.com",
+            authz=AuthorizationLog(),
+            on_commit=caller.on_commit,
+        )
+        route = Route(service, model, self.rt.router.protocols[service], op)
+        try:
+            result = spec.handler(ctx, params) or {}
+            self._ensure_authorized(ctx)
+        except ServiceError as err:
+            self._submit_quietly(self._entry(ctx, route, params, None, False, err))
+            raise
+        entry = self._entry(ctx, route, params, result, spec.mutating)
+        if spec.mutating and ctx.tx is not None:
+            self.rt.audit.write(ctx.tx, entry)
+        else:
+            self.rt.audit.submit(entry)
+        return result
+
+    def _submit_quietly(self, entry: AuditEntry) -> None:
+        try:
+            self.rt.audit.submit(entry)
+        except ServiceError:
+            log.error("audit unavailable: failed nested call %s not recorded", entry.event_id)
 
     @staticmethod
     def _ensure_authorized(ctx: RequestContext) -> None:

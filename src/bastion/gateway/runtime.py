@@ -9,8 +9,10 @@ from typing import Any
 from sqlalchemy import select
 
 from bastion.auth.authenticate import Authenticator
+from bastion.auth.authorize import Authorizer
 from bastion.auth.bootstrap import BootstrapResult, bootstrap_admin, write_credentials_file
 from bastion.auth.credentials import CredentialStore
+from bastion.auth.policies import PolicyCache
 from bastion.barrier import Barrier, seal_from_settings
 from bastion.clock import Clock, SystemClock
 from bastion.config import DEFAULT_ACCOUNT_ID, Settings
@@ -19,6 +21,8 @@ from bastion.protocol.routing import Router
 from bastion.services.base import OperationSpec, Provider
 from bastion.services.cloudtrail.provider import CloudTrailProvider
 from bastion.services.iam.provider import IamProvider
+from bastion.services.kms.provider import KmsProvider
+from bastion.services.ssm.provider import SsmProvider
 from bastion.services.sts.provider import StsProvider
 from bastion.spine.audit import AuditLog
 from bastion.spine.scheduler import Scheduler
@@ -56,6 +60,8 @@ class Runtime:
     authenticator: Authenticator
     router: Router
     scheduler: Scheduler
+    authorizer: Authorizer
+    policies: PolicyCache
     operations: dict[str, dict[str, OperationSpec]] = field(default_factory=dict)
     providers: dict[str, Provider] = field(default_factory=dict)
     bootstrap: BootstrapResult | None = None
@@ -128,13 +134,16 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     audit = AuditLog(store, settings.audit_dir, clock, flush_interval=settings.audit_flush_interval)
     credentials = CredentialStore(store, barrier, clock)
     scheduler = Scheduler(clock)
+    policies = PolicyCache(clock)
     authenticator = Authenticator(
         credentials, dev_principal=dev_principal(settings) if settings.dev else None
     )
     providers: list[Provider] = [
-        StsProvider(),
+        StsProvider(barrier, store, scheduler),
         IamProvider(barrier, credentials, bootstrap.access_key_id),
         CloudTrailProvider(audit),
+        KmsProvider(barrier, store, scheduler),
+        SsmProvider(store, scheduler),
     ]
     runtime = Runtime(
         settings=settings,
@@ -145,6 +154,8 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         authenticator=authenticator,
         router=Router(SERVED_SERVICES),
         scheduler=scheduler,
+        authorizer=Authorizer(store, policies),
+        policies=policies,
         bootstrap=bootstrap,
     )
     for provider in providers:

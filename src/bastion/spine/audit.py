@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy.sql.elements import ColumnElement
 
 from bastion.clock import Clock
 from bastion.errors import ServiceUnavailableError
@@ -103,6 +104,7 @@ class AuditLog:
         self._stopping = False
         self._threads: list[threading.Thread] = []
         self._export_lock = threading.Lock()
+        self._flush_lock = threading.Lock()
 
     # --- writing -------------------------------------------------------------------
 
@@ -126,21 +128,26 @@ class AuditLog:
         return self._healthy
 
     def flush(self) -> None:
-        """Commit every queued record now (blocking)."""
-        with self._cond:
-            batch, self._pending = self._pending, []
-        if not batch:
-            return
-        try:
-            with self._store.write() as conn:
-                insert_entries(conn, batch)
-        except Exception:
+        """Commit every queued record now (blocking).
+
+        Serialised: a caller that flushes while the background writer is mid-batch waits
+        for that batch, so after `flush()` returns every earlier record is committed.
+        """
+        with self._flush_lock:
             with self._cond:
-                self._pending[:0] = batch
-                self._healthy = False
-            raise
-        with self._cond:
-            self._healthy = True
+                batch, self._pending = self._pending, []
+            if not batch:
+                return
+            try:
+                with self._store.write() as conn:
+                    insert_entries(conn, batch)
+            except Exception:
+                with self._cond:
+                    self._pending[:0] = batch
+                    self._healthy = False
+                raise
+            with self._cond:
+                self._healthy = True
 
     def _flush_loop(self) -> None:
         """Group commit: wait for the first record, let a batch gather, write it."""
@@ -249,7 +256,6 @@ class AuditLog:
 
     def lookup(
         self,
-        conn: Connection,
         *,
         account_id: str,
         region: str,
@@ -257,43 +263,66 @@ class AuditLog:
         start: datetime | None,
         end: datetime | None,
         limit: int,
-        before_seq: int | None,
-    ) -> tuple[list[dict[str, Any]], int | None]:
-        """Newest first: (rows with their `resources`, the seq to continue below, or None)."""
+        after: tuple[datetime, int] | None,
+    ) -> tuple[list[dict[str, Any]], tuple[datetime, int] | None]:
+        """Newest first, as CloudTrail answers.
+
+        Flushes queued records first and reads in its own snapshot, so a caller sees
+        its own earlier calls. `after` is the (event time, seq) of the last row of the
+        previous page; returns the rows (with `resources`) and the next page's `after`.
+        """
+        self.flush()
         conditions = [audit_events.c.account_id == account_id, audit_events.c.region == region]
         if start is not None:
             conditions.append(audit_events.c.event_time >= start)
         if end is not None:
             conditions.append(audit_events.c.event_time <= end)
-        if before_seq is not None:
-            conditions.append(audit_events.c.seq < before_seq)
-        query = select(audit_events)
-        if attribute is not None:
-            key, value = attribute
-            if key in LOOKUP_ATTRIBUTES:
-                column = LOOKUP_ATTRIBUTES[key]
-                if key == "ReadOnly":
-                    conditions.append(column == (value.lower() == "true"))
-                else:
-                    conditions.append(column == value)
-            else:
-                column = (
-                    audit_event_resources.c.resource_type
-                    if key == "ResourceType"
-                    else audit_event_resources.c.resource_name
+        if after is not None:
+            when, seq = after
+            conditions.append(
+                or_(
+                    audit_events.c.event_time < when,
+                    and_(audit_events.c.event_time == when, audit_events.c.seq < seq),
                 )
-                matching = select(audit_event_resources.c.event_id).where(column == value)
-                conditions.append(audit_events.c.event_id.in_(matching))
-        rows = (
-            conn.execute(
-                query.where(and_(*conditions)).order_by(audit_events.c.seq.desc()).limit(limit + 1)
             )
-            .mappings()
-            .all()
+        if attribute is not None:
+            conditions.append(self._attribute_condition(*attribute))
+        query = (
+            select(audit_events)
+            .where(and_(*conditions))
+            .order_by(audit_events.c.event_time.desc(), audit_events.c.seq.desc())
+            .limit(limit + 1)
         )
-        more = len(rows) > limit
-        rows = rows[:limit]
-        event_ids = [r["event_id"] for r in rows]
+        with self._store.read() as conn:
+            rows = conn.execute(query).mappings().all()
+            more = len(rows) > limit
+            rows = rows[:limit]
+            resources = self._resources_of(conn, [r["event_id"] for r in rows])
+        out = []
+        for row in rows:
+            item = dict(row)
+            item["resources"] = resources.get(row["event_id"], [])
+            out.append(item)
+        last = rows[-1] if rows else None
+        return out, ((last["event_time"], last["seq"]) if more and last else None)
+
+    @staticmethod
+    def _attribute_condition(key: str, value: str) -> ColumnElement[bool]:
+        if key in LOOKUP_ATTRIBUTES:
+            column = LOOKUP_ATTRIBUTES[key]
+            if key == "ReadOnly":
+                return column == (value.lower() == "true")
+            return column == value
+        column = (
+            audit_event_resources.c.resource_type
+            if key == "ResourceType"
+            else audit_event_resources.c.resource_name
+        )
+        matching = select(audit_event_resources.c.event_id).where(column == value)
+        return audit_events.c.event_id.in_(matching)
+
+    @staticmethod
+    def _resources_of(conn: Connection, event_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
         resources: dict[str, list[dict[str, Any]]] = {}
         if event_ids:
             for res in conn.execute(
@@ -302,9 +331,4 @@ class AuditLog:
                 .order_by(audit_event_resources.c.event_id, audit_event_resources.c.position)
             ).mappings():
                 resources.setdefault(res["event_id"], []).append(dict(res))
-        out = []
-        for row in rows:
-            item = dict(row)
-            item["resources"] = resources.get(row["event_id"], [])
-            out.append(item)
-        return out, (rows[-1]["seq"] if more else None)
+        return resources

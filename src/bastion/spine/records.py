@@ -47,6 +47,22 @@ def user_identity(principal: Principal | None) -> dict[str, Any]:
         identity["accessKeyId"] = principal.access_key_id
     if principal.kind == "IAMUser":
         identity["userName"] = principal.name
+    if principal.session_issued is not None:
+        context: dict[str, Any] = {
+            "attributes": {
+                "creationDate": principal.session_issued.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "mfaAuthenticated": "true" if principal.mfa else "false",
+            }
+        }
+        if principal.kind == "AssumedRole":
+            context["sessionIssuer"] = {
+                "type": "Role",
+                "principalId": principal.source_id,
+                "arn": principal.source_arn,
+                "accountId": principal.account_id,
+                "userName": principal.source_name,
+            }
+        identity["sessionContext"] = context
     return identity
 
 

@@ -31,7 +31,7 @@ _SPECIAL = {"*": "*", "?": "?", "$": "$"}
 MULTI_VALUED = (list, tuple, set, frozenset)
 
 
-class UnresolvedVariable(Exception):  # noqa: N818 - a control-flow signal, not an error
+class UnresolvedVariable(Exception):
     """A policy variable has no value in the request context and no default."""
 
 
@@ -79,6 +79,13 @@ def parse_template(text: str, *, enabled: bool = True) -> Template | None:
 def has_variables(template: Template | None) -> bool:
     """Whether rendering needs the request (``${*}`` alone renders the same every time)."""
     return template is not None and any(isinstance(p, Var) for p in template)
+
+
+def required_keys(template: Template | None) -> frozenset[str]:
+    """Context keys the template cannot do without (variables that have no default)."""
+    if template is None:
+        return frozenset()
+    return frozenset(p.key for p in template if isinstance(p, Var) and p.default is None)
 
 
 def context_string(value: Any) -> str:
@@ -129,31 +136,60 @@ def render_chunks(template: Template, context: Mapping[str, Any]) -> tuple[tuple
 
 
 def wildcard_regex(chunks: tuple[tuple[bool, str], ...], *, arn: bool) -> str:
-    """Regex source for a pattern whose active ``*`` and ``?`` are wildcards.
+    """Regex source (for ``fullmatch``) of a pattern whose active ``*`` and ``?`` are wildcards.
 
     With ``arn=True`` the first five colons split the value into ARN segments and a
     wildcard in one of those segments never matches a colon ("a wildcard can't span
     segments"); the sixth segment, the resource part, is matched as a whole.
+
+    The text between two stars has a fixed length, so matching each such piece at its
+    leftmost place and never reconsidering is exact (the next star absorbs any gap). The
+    regex says so with atomic groups, ``(?>.*?piece)``: matching costs O(len(value) x
+    len(pattern)) whatever the pattern, where a plain ``.*a.*a.*a.*b`` would backtrack
+    exponentially on a hostile request value.
     """
-    out: list[str] = []
+    groups: list[list[str]] = [[]]  # regex pieces between stars
+    stars: list[str] = []  # the character class of each star
     colons = 0
     for active, text in chunks:
         for ch in text:
+            inside = arn and colons < 5
             if active and ch == "*":
-                out.append("[^:]*" if arn and colons < 5 else ".*")
+                if groups[-1]:
+                    groups.append([])
+                    stars.append("[^:]" if inside else ".")
+                elif stars:
+                    continue  # "**" is one star
+                else:
+                    groups.append([])
+                    stars.append("[^:]" if inside else ".")
             elif active and ch == "?":
-                out.append("[^:]" if arn and colons < 5 else ".")
+                groups[-1].append("[^:]" if inside else ".")
             else:
                 if ch == ":":
                     colons += 1
-                out.append(re.escape(ch))
+                groups[-1].append(re.escape(ch))
+    out = ["".join(groups[0])]
+    last = len(stars)
+    for index, star in enumerate(stars, start=1):
+        piece = "".join(groups[index])
+        if index == last:
+            out.append(f"{star}*{piece}")  # anchored at the end by fullmatch
+        else:
+            out.append(f"(?>{star}*?{piece})")
     return "".join(out)
 
 
 @functools.lru_cache(maxsize=8192)
 def compile_regex(source: str) -> re.Pattern[str]:
-    """Compile (and remember) a pattern built by `wildcard_regex`; DOTALL: values may hold newlines."""
+    """Compile (and remember) a `wildcard_regex` pattern; DOTALL: values may hold newlines."""
     return re.compile(source, re.DOTALL)
+
+
+@functools.lru_cache(maxsize=8192)
+def chunks_regex(chunks: tuple[tuple[bool, str], ...], arn: bool) -> re.Pattern[str]:
+    """The compiled pattern for rendered chunks: a rendered template usually repeats."""
+    return compile_regex(wildcard_regex(chunks, arn=arn))
 
 
 def static_chunks(text: str, template: Template | None) -> tuple[tuple[bool, str], ...]:

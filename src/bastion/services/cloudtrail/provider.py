@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from datetime import datetime
 from typing import Any
 
 from bastion.context import RequestContext
@@ -14,17 +15,18 @@ from bastion.spine.audit import AuditLog
 DEFAULT_MAX_RESULTS = 50
 
 
-def _encode_token(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"seq:{seq}".encode()).decode()
+def _encode_token(after: tuple[datetime, int]) -> str:
+    when, seq = after
+    return base64.urlsafe_b64encode(f"v1|{when.isoformat()}|{seq}".encode()).decode()
 
 
-def _decode_token(token: str) -> int:
+def _decode_token(token: str) -> tuple[datetime, int]:
     try:
         text = base64.urlsafe_b64decode(token.encode()).decode()
-        kind, _, value = text.partition(":")
-        if kind != "seq":
-            raise ValueError(kind)
-        return int(value)
+        version, when, seq = text.split("|")
+        if version != "v1":
+            raise ValueError(version)
+        return datetime.fromisoformat(when), int(seq)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise ClientError("Invalid NextToken.", code="InvalidNextTokenException") from exc
 
@@ -55,16 +57,14 @@ class CloudTrailProvider(Provider):
         if request.get("EventCategory") not in (None, "insight"):
             raise ClientError("Invalid EventCategory.", code="InvalidEventCategoryException")
         token = request.get("NextToken")
-        self._audit.flush()  # a caller sees its own earlier calls
-        rows, next_seq = self._audit.lookup(
-            ctx.tx,
+        rows, next_after = self._audit.lookup(
             account_id=ctx.account_id,
             region=ctx.region,
             attribute=attribute,
             start=start,
             end=end,
             limit=request.get("MaxResults") or DEFAULT_MAX_RESULTS,
-            before_seq=_decode_token(token) if token else None,
+            after=_decode_token(token) if token else None,
         )
         events = []
         for row in rows:
@@ -86,6 +86,6 @@ class CloudTrailProvider(Provider):
                 event["Username"] = row["username"]
             events.append(event)
         response: dict[str, Any] = {"Events": events}
-        if next_seq is not None:
-            response["NextToken"] = _encode_token(next_seq)
+        if next_after is not None:
+            response["NextToken"] = _encode_token(next_after)
         return response

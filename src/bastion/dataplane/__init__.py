@@ -1,0 +1,1 @@
+"""The data plane: the forward proxy (and, beside it, the edge reverse proxy)."""

@@ -1,0 +1,1 @@
+"""Pure engines with no I/O: proxy rules, event patterns, WAF statements, rate windows."""

@@ -1,0 +1,1 @@
+"""AWS KMS: keys, real cryptography, key policies, grants, rotation, deletion, import."""
