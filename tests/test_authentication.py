@@ -161,3 +161,19 @@ def test_non_admin_user_is_denied_by_default(server):
         "cloudtrail", access_key=key["AccessKeyId"], secret_key=key["SecretAccessKey"]
     )
     assert error_of(bob_trail.lookup_events)[:2] == ("AccessDeniedException", 400)
+
+
+def test_access_key_last_used_is_recorded(server, clock: ManualClock):
+    iam = server.client("iam")
+    iam.create_user(UserName="worker")
+    key = iam.create_access_key(UserName="worker")["AccessKey"]
+    never = iam.get_access_key_last_used(AccessKeyId=key["AccessKeyId"])["AccessKeyLastUsed"]
+    assert never["ServiceName"] == "N/A"
+    worker = server.client(
+        "sts", access_key=key["AccessKeyId"], secret_key=key["SecretAccessKey"], region="eu-west-1"
+    )
+    worker.get_caller_identity()
+    server.runtime.scheduler.run_due(clock.now(), force=True)
+    used = iam.get_access_key_last_used(AccessKeyId=key["AccessKeyId"])["AccessKeyLastUsed"]
+    assert (used["ServiceName"], used["Region"]) == ("sts", "eu-west-1")
+    assert "LastUsedDate" in used

@@ -129,11 +129,7 @@ class Authorizer:
             role_arn=principal.source_arn if principal.kind == "AssumedRole" else None,
             user_arn=principal.arn if principal.kind == "IAMUser" else None,
         )
-        if ctx.tx is not None:
-            policies = self._policies.get(ctx.tx, principal)
-        else:
-            with self._store.read() as conn:
-                policies = self._policies.get(conn, principal)
+        policies = self._policies.get(principal, ctx.tx, self._store)
         resource = None
         resource_account = None
         required = False

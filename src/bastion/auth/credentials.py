@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import orjson
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, update
 
 from bastion.barrier import Barrier
 from bastion.clock import Clock
@@ -72,6 +72,7 @@ class CredentialStore:
         self._ttl = ttl
         self._cache: dict[str, tuple[float, Credential | None]] = {}
         self._lock = threading.Lock()
+        self._usage: dict[str, tuple[datetime, str, str]] = {}
 
     def cached(self, access_key_id: str) -> tuple[bool, Credential | None]:
         """(hit, credential) from memory only: lets the event loop skip a thread hop."""
@@ -92,6 +93,26 @@ class CredentialStore:
                 self._cache.clear()
             self._cache[access_key_id] = (self._clock.monotonic() + self._ttl, credential)
         return credential
+
+    def note_use(self, access_key_id: str, when: datetime, service: str, region: str) -> None:
+        """Remember a key's latest use; `flush_usage` writes it (AWS: within hours)."""
+        self._usage[access_key_id] = (when, service, region)
+
+    def flush_usage(self, _now: datetime | None = None) -> int:
+        """Write remembered last-used data of long-term keys to storage."""
+        with self._lock:
+            usage, self._usage = self._usage, {}
+        rows = [(k, v) for k, v in usage.items() if not k.startswith("ASIA")]
+        if not rows:
+            return 0
+        with self._store.write() as conn:
+            for akid, (when, service, region) in rows:
+                conn.execute(
+                    update(access_keys)
+                    .where(access_keys.c.access_key_id == akid)
+                    .values(last_used_at=when, last_used_service=service, last_used_region=region)
+                )
+        return len(rows)
 
     def invalidate(self, access_key_id: str | None = None) -> None:
         with self._lock:

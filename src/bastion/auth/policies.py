@@ -20,6 +20,7 @@ from sqlalchemy import Connection, select
 from bastion.auth.aws_managed import ADMINISTRATOR_ACCESS, AWS_MANAGED_POLICIES
 from bastion.clock import Clock
 from bastion.context import Principal
+from bastion.storage import Store
 from bastion.storage.iam_tables import (
     iam_attachments,
     iam_group_members,
@@ -140,14 +141,23 @@ class PolicyCache:
         self._generation = 0
         self._lock = threading.Lock()
 
-    def get(self, conn: Connection, principal: Principal) -> PrincipalPolicies:
+    def get(
+        self, principal: Principal, conn: Connection | None, store: Store | None = None
+    ) -> PrincipalPolicies:
+        """The principal's policies; reads storage (`conn`, else a read on `store`) on a miss."""
         key = (principal.account_id, principal.kind, principal.source_name or principal.name)
         now = self._clock.monotonic()
         entry = self._entries.get(key)
         if entry is not None and entry[0] > now and entry[1] == self._generation:
             return entry[2]
         generation = self._generation
-        policies = load_principal_policies(conn, principal)
+        if conn is not None:
+            policies = load_principal_policies(conn, principal)
+        elif store is not None:
+            with store.read() as fresh:
+                policies = load_principal_policies(fresh, principal)
+        else:
+            raise RuntimeError("PolicyCache.get needs a connection or a store on a miss")
         with self._lock:
             if len(self._entries) > 10_000:
                 self._entries.clear()

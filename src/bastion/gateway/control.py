@@ -144,7 +144,9 @@ class ControlPlane:
         hit, credential = auth.lookup_cached(claim.access_key_id)
         if not hit:
             credential = await self.run_blocking(auth.lookup, claim.access_key_id)
-        return auth.check(request, claim, credential, now), claim.region, claim
+        principal = auth.check(request, claim, credential, now)
+        auth.credentials.note_use(claim.access_key_id, now, claim.service, claim.region)
+        return principal, claim.region, claim
 
     async def _dispatch(
         self, spec: OperationSpec, ctx: RequestContext, params: dict[str, Any], route: Route

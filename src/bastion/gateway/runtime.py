@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -74,6 +75,7 @@ class Runtime:
 
     def close(self) -> None:
         self.scheduler.stop()
+        self.authenticator.credentials.flush_usage()
         self.audit.stop()
         self.store.dispose()
 
@@ -134,6 +136,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     audit = AuditLog(store, settings.audit_dir, clock, flush_interval=settings.audit_flush_interval)
     credentials = CredentialStore(store, barrier, clock)
     scheduler = Scheduler(clock)
+    scheduler.register("access-key-last-used", credentials.flush_usage, timedelta(minutes=1))
     policies = PolicyCache(clock)
     authenticator = Authenticator(
         credentials, dev_principal=dev_principal(settings) if settings.dev else None

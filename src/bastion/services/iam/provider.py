@@ -17,6 +17,7 @@ from bastion.services.iam.inline import InlinePoliciesMixin
 from bastion.services.iam.keys import AccessKeysMixin
 from bastion.services.iam.policies import ManagedPoliciesMixin
 from bastion.services.iam.roles import RolesMixin
+from bastion.services.iam.simulate import SimulationOperations
 from bastion.storage.iam_tables import (
     iam_attachments,
     iam_group_members,
@@ -37,6 +38,7 @@ class IamProvider(
     ManagedPoliciesMixin,
     InlinePoliciesMixin,
     AccountMixin,
+    SimulationOperations,
 ):
     service = "iam"
     # Parents first; STS sessions belong to the STS provider.

@@ -598,8 +598,16 @@ class KmsProvider(Provider):
     # ============================================================ AWS managed keys
 
     def _aws_managed_key(self, ctx: RequestContext, alias: str) -> Key:
-        """Create `alias/aws/<service>`'s key on first use, as AWS does."""
-        if ctx.operation in _READ_OPERATIONS:
+        """Create `alias/aws/<service>`'s key on first use, as AWS does.
+
+        Inside a write transaction (a service's in-process call, e.g. SSM encrypting a
+        SecureString) the key is created in that transaction; otherwise in its own.
+        """
+        tx = ctx.tx
+        in_write = isinstance(tx, Connection) and bool(
+            tx.get_execution_options().get("bastion_write", False)
+        )
+        if not in_write:  # a read call (or a cache-served one): a short write of its own
             try:
                 with self._store.write() as conn:
                     key = self._insert_aws_managed(conn, ctx, alias)
