@@ -22,7 +22,9 @@ from bastion.protocol.routing import Router
 from bastion.services.base import OperationSpec, Provider
 from bastion.services.cloudtrail.provider import CloudTrailProvider
 from bastion.services.iam.provider import IamProvider
+from bastion.services.events.provider import EventsProvider
 from bastion.services.kms.provider import KmsProvider
+from bastion.services.secretsmanager.provider import SecretsManagerProvider
 from bastion.services.ssm.provider import SsmProvider
 from bastion.services.sts.provider import StsProvider
 from bastion.spine.audit import AuditLog
@@ -147,6 +149,8 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         CloudTrailProvider(audit),
         KmsProvider(barrier, store, scheduler),
         SsmProvider(store, scheduler),
+        SecretsManagerProvider(store, scheduler, clock),
+        EventsProvider(store, scheduler, clock),
     ]
     runtime = Runtime(
         settings=settings,

@@ -43,29 +43,76 @@ LOOKUP_ATTRIBUTES = {
 }
 
 
-def _event_row(entry: AuditEntry) -> dict[str, Any]:
-    return {
-        "event_id": entry.event_id,
-        "account_id": entry.account_id,
-        "region": entry.region,
-        "event_time": entry.event_time,
-        "event_name": entry.event_name,
-        "event_source": entry.event_source,
-        "username": entry.username,
-        "access_key_id": entry.access_key_id,
-        "read_only": entry.read_only,
-        "record": orjson.dumps(entry.record).decode(),
-    }
+_EVENT_COLUMNS = (
+    "event_id",
+    "account_id",
+    "region",
+    "event_time",
+    "event_name",
+    "event_source",
+    "username",
+    "access_key_id",
+    "read_only",
+    "record",
+)
+
+
+def _insert_sql(paramstyle_mark: str) -> str:
+    marks = ", ".join([paramstyle_mark] * len(_EVENT_COLUMNS))
+    columns = ", ".join(_EVENT_COLUMNS)
+    return f"INSERT INTO audit_events ({columns}) VALUES ({marks})"  # noqa: S608 - constants
+
+
+_SQLITE_INSERT = _insert_sql("?")
+_SQLITE_EXPORT = "SELECT seq, record FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?"
+_PG_EXPORT = "SELECT seq, record FROM audit_events WHERE seq > %s ORDER BY seq LIMIT %s"
+_PG_INSERT = _insert_sql("%s")
+# SQLAlchemy's storage format for DateTime on SQLite, so its reads parse our writes.
+_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
 
 
 def insert_entries(conn: Connection, entries: Sequence[AuditEntry]) -> None:
     """Insert records (and their resources) in the caller's transaction.
 
-    A plain executemany: no RETURNING round trip, since resources are keyed by eventID.
+    One driver-level executemany: this runs for every API call, so it skips SQLAlchemy's
+    per-row statement machinery (and RETURNING: resources are keyed by eventID).
     """
     if not entries:
         return
-    conn.execute(audit_events.insert(), [_event_row(e) for e in entries])
+    if conn.dialect.name == "sqlite":
+        rows = [
+            (
+                e.event_id,
+                e.account_id,
+                e.region,
+                e.event_time.strftime(_SQLITE_TIME),
+                e.event_name,
+                e.event_source,
+                e.username,
+                e.access_key_id,
+                1 if e.read_only else 0,
+                orjson.dumps(e.record).decode(),
+            )
+            for e in entries
+        ]
+        conn.exec_driver_sql(_SQLITE_INSERT, rows)
+    else:
+        rows = [
+            (
+                e.event_id,
+                e.account_id,
+                e.region,
+                e.event_time,
+                e.event_name,
+                e.event_source,
+                e.username,
+                e.access_key_id,
+                e.read_only,
+                orjson.dumps(e.record).decode(),
+            )
+            for e in entries
+        ]
+        conn.exec_driver_sql(_PG_INSERT, rows)
     resources = [
         {
             "event_id": entry.event_id,
@@ -187,6 +234,12 @@ class AuditLog:
     def file_for(self, when: datetime) -> Path:
         return self._dir / when.strftime("%Y/%m/%d") / "events.jsonl"
 
+    def _file_for_record(self, record: str) -> Path:
+        """The day file from the record's own `eventTime` (no datetime parsing)."""
+        at = record.find('"eventTime":"') + 13
+        day = record[at : at + 10]  # YYYY-MM-DD
+        return self._dir / day[:4] / day[5:7] / day[8:10] / "events.jsonl"
+
     def export(self, batch_size: int = 5000) -> int:
         """Append committed records past the cursor to the JSON-lines files. Returns count."""
         with self._export_lock:
@@ -195,17 +248,15 @@ class AuditLog:
             total = 0
             while True:
                 with self._store.read() as conn:
-                    rows = conn.execute(
-                        select(audit_events.c.seq, audit_events.c.event_time, audit_events.c.record)
-                        .where(audit_events.c.seq > cursor)
-                        .order_by(audit_events.c.seq)
-                        .limit(batch_size)
-                    ).all()
+                    sql = _SQLITE_EXPORT if conn.dialect.name == "sqlite" else _PG_EXPORT
+                    rows = conn.exec_driver_sql(sql, (cursor, batch_size)).all()
                 if not rows:
                     return total
                 by_file: dict[Path, list[bytes]] = {}
-                for _seq, when, record in rows:
-                    by_file.setdefault(self.file_for(when), []).append(record.encode() + b"\n")
+                for _seq, record in rows:
+                    by_file.setdefault(self._file_for_record(record), []).append(
+                        record.encode() + b"\n"
+                    )
                 for path, lines in by_file.items():
                     path.parent.mkdir(parents=True, exist_ok=True)
                     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
