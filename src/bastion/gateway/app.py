@@ -29,6 +29,10 @@ class BastionApp:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.control = ControlPlane(runtime)
+        for provider in runtime.providers.values():  # scheduled work calls other services
+            bind = getattr(provider, "bind_invoker", None)
+            if bind is not None:
+                bind(self.control.invoke)
         self.devtools = DevTools(runtime)
         self.ready = False
         self.proxy: ProxyServer | None = None

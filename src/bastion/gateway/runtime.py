@@ -21,8 +21,8 @@ from bastion.context import Principal
 from bastion.protocol.routing import Router
 from bastion.services.base import OperationSpec, Provider
 from bastion.services.cloudtrail.provider import CloudTrailProvider
-from bastion.services.iam.provider import IamProvider
 from bastion.services.events.provider import EventsProvider
+from bastion.services.iam.provider import IamProvider
 from bastion.services.kms.provider import KmsProvider
 from bastion.services.secretsmanager.provider import SecretsManagerProvider
 from bastion.services.ssm.provider import SsmProvider

@@ -71,9 +71,7 @@ def _check_object(pattern: Mapping[str, Any], where: str) -> None:
             for matcher in value:
                 _check_matcher(matcher, path)
         else:
-            raise PatternError(
-                f'"{key}" must be an object or an array'
-            )
+            raise PatternError(f'"{key}" must be an object or an array')
 
 
 def _at(path: str) -> str:
@@ -87,7 +85,7 @@ def _check_matcher(matcher: Any, path: str) -> None:
         raise PatternError(f"Match value must be String, number, true, false, or null{_at(path)}")
     if not isinstance(matcher, dict) or len(matcher) != 1:
         raise PatternError(f"Only one key allowed in match expression{_at(path)}")
-    (kind, arg), = matcher.items()
+    ((kind, arg),) = matcher.items()
     if kind in ("prefix", "suffix"):
         if isinstance(arg, dict) and set(arg) == {"equals-ignore-case"}:
             arg = arg["equals-ignore-case"]
@@ -219,7 +217,7 @@ def _match_value(matcher: Any, value: Any) -> bool:
         if matcher is None or isinstance(matcher, bool):
             return value is matcher
         return isinstance(value, str) and value == matcher
-    (kind, arg), = matcher.items()
+    ((kind, arg),) = matcher.items()
     if kind == "prefix":
         return _affix(arg, value, str.startswith)
     if kind == "suffix":

@@ -218,7 +218,7 @@ def command_name(arn: str) -> str | None:
 
 def run_command(command: Command, payload: bytes) -> tuple[int, bytes, bytes]:
     """Run a command with `payload` on stdin; (exit status, stdout, stderr)."""
-    proc = subprocess.run(  # noqa: S603 - the argv comes from the operator's config file
+    proc = subprocess.run(
         list(command.argv),
         input=payload,
         capture_output=True,
@@ -284,9 +284,14 @@ def deliver(target: Mapping[str, Any], payload: str, commands: Mapping[str, Comm
     arn = str(target.get("Arn", ""))
     if arn.startswith(("http://", "https://")):
         headers = {"Content-Type": "application/json", "User-Agent": "bastion-events/1"}
-        for key, value in ((target.get("HttpParameters") or {}).get("HeaderParameters") or {}).items():
+        for key, value in (
+            (target.get("HttpParameters") or {}).get("HeaderParameters") or {}
+        ).items():
             headers[key] = value
-        request = urllib.request.Request(arn, data=payload.encode(), headers=headers, method="POST")
+        # http(s) only: checked above
+        request = urllib.request.Request(  # noqa: S310
+            arn, data=payload.encode(), headers=headers, method="POST"
+        )
         try:
             with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT) as response:  # noqa: S310
                 if not 200 <= response.status < 300:
@@ -306,7 +311,9 @@ def deliver(target: Mapping[str, Any], payload: str, commands: Mapping[str, Comm
         except (OSError, subprocess.SubprocessError) as exc:
             raise DeliveryError(f"command failed to run: {exc}") from None
         if status != 0:
-            raise DeliveryError(f"command exited with {status}: {err[-500:].decode(errors='replace')}")
+            raise DeliveryError(
+                f"command exited with {status}: {err[-500:].decode(errors='replace')}"
+            )
         return
     raise DeliveryError(f"target {arn} is not a webhook or a command Bastion can deliver to")
 
@@ -352,7 +359,10 @@ class EventBus:
     # --- matching ------------------------------------------------------------------
 
     def _rules(
-        self, conn: Connection, cache: dict[tuple[str, str, str], list[_Rule]], key: tuple[str, str, str]
+        self,
+        conn: Connection,
+        cache: dict[tuple[str, str, str], list[_Rule]],
+        key: tuple[str, str, str],
     ) -> list[_Rule]:
         if key in cache:
             return cache[key]
@@ -404,7 +414,9 @@ class EventBus:
                 try:
                     payload = target_input(target, event)
                 except (ValueError, KeyError, TypeError):
-                    log.warning("target %s of %s: input cannot be built", target.get("Id"), rule.arn)
+                    log.warning(
+                        "target %s of %s: input cannot be built", target.get("Id"), rule.arn
+                    )
                     continue
                 conn.execute(
                     events_deliveries.insert().values(
@@ -496,12 +508,19 @@ class EventBus:
 
     def _deliver_due(self, now: datetime) -> int:
         with self._store.read() as conn:
-            due = conn.execute(
-                select(events_deliveries)
-                .where(events_deliveries.c.done.is_(False), events_deliveries.c.next_attempt_at <= now)
-                .order_by(events_deliveries.c.id)
-                .limit(BATCH)
-            ).mappings().all()
+            due = (
+                conn.execute(
+                    select(events_deliveries)
+                    .where(
+                        events_deliveries.c.done.is_(False),
+                        events_deliveries.c.next_attempt_at <= now,
+                    )
+                    .order_by(events_deliveries.c.id)
+                    .limit(BATCH)
+                )
+                .mappings()
+                .all()
+            )
         if not due:
             return 0
         commands = self._commands()
@@ -542,9 +561,9 @@ class EventBus:
         with self._store.read() as conn:
             return int(
                 conn.execute(
-                    select(func.count()).select_from(events_deliveries).where(
-                        events_deliveries.c.done.is_(False)
-                    )
+                    select(func.count())
+                    .select_from(events_deliveries)
+                    .where(events_deliveries.c.done.is_(False))
                 ).scalar()
                 or 0
             )

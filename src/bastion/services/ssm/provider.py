@@ -47,6 +47,9 @@ _KMS_KEY_ERRORS = {
     "IncorrectKeyException",
 }
 _BY_PATH_FILTERS = ("Type", "KeyId", "Label")
+INVALID_RESOURCE_ID = (
+    "The resource ID is not valid. Verify that you entered the correct ID and try again."
+)
 _DESCRIBE_FILTERS = ("Name", "Type", "KeyId", "Path", "Tier", "Label", "DataType")
 
 
@@ -54,6 +57,10 @@ def _utc(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value
+
+
+def _iso(value: datetime | None) -> str:
+    return value.isoformat() if value else "?"
 
 
 def _token(value: str) -> str:
@@ -153,7 +160,9 @@ class SsmProvider(Provider):
     def _arn(self, ctx: RequestContext, name: str) -> str:
         return parameter_arn(ctx.region, ctx.account_id, name)
 
-    def _emit_change(self, ctx: RequestContext, name: str, type_: str, op: str, desc: str | None) -> None:
+    def _emit_change(
+        self, ctx: RequestContext, name: str, type_: str, op: str, desc: str | None
+    ) -> None:
         detail: dict[str, Any] = {"operation": op, "name": name, "type": type_}
         if desc:
             detail["description"] = desc
@@ -476,11 +485,13 @@ class SsmProvider(Provider):
         }
 
     @operation("GetParametersByPath")
-    def get_parameters_by_path(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    def get_parameters_by_path(
+        self, ctx: RequestContext, request: dict[str, Any]
+    ) -> dict[str, Any]:
         path = request["Path"].strip()
         if not path.startswith("/"):
             raise ValidationError(
-                'The parameter doesn\'t meet the parameter name requirements. The parameter name'
+                "The parameter doesn't meet the parameter name requirements. The parameter name"
                 ' must begin with a forward slash "/".'
             )
         if path.count("/") > rules.MAX_DEPTH + 1:
@@ -551,7 +562,9 @@ class SsmProvider(Provider):
                 f"The filter option is not valid. Valid options are {', '.join(allowed)}.",
             )
 
-    def _filters_match(self, ctx: RequestContext, row: Any, filters: Iterable[Mapping[str, Any]]) -> bool:
+    def _filters_match(
+        self, ctx: RequestContext, row: Any, filters: Iterable[Mapping[str, Any]]
+    ) -> bool:
         for f in filters:
             key, option = f["Key"], f.get("Option") or "Equals"
             values = f.get("Values") or []
@@ -681,11 +694,15 @@ class SsmProvider(Provider):
         old = request.get("Filters") or []
         new = request.get("ParameterFilters") or []
         if old and new:
-            raise ValidationError("You can use either Filters or ParameterFilters in a single request.")
+            raise ValidationError(
+                "You can use either Filters or ParameterFilters in a single request."
+            )
         filters: list[dict[str, Any]] = []
         for f in old:
             if f["Key"] not in ("Name", "Type", "KeyId"):
-                raise ssm_error("InvalidFilterKey", f"The following filter key is not valid: {f['Key']}")
+                raise ssm_error(
+                    "InvalidFilterKey", f"The following filter key is not valid: {f['Key']}"
+                )
             filters.append({"Key": f["Key"], "Option": "Equals", "Values": f["Values"]})
         for f in new:
             key = f["Key"]
@@ -729,7 +746,9 @@ class SsmProvider(Provider):
                 more = True
                 break
             last = row["name"]
-            if not self._path_match(row["name"], filters) or not self._filters_match(ctx, row, filters):
+            if not self._path_match(row["name"], filters) or not self._filters_match(
+                ctx, row, filters
+            ):
                 continue
             out.append(self._metadata(ctx, row))
         response: dict[str, Any] = {"Parameters": out}
@@ -773,10 +792,14 @@ class SsmProvider(Provider):
     # ============================================================== labels
 
     @operation("LabelParameterVersion")
-    def label_parameter_version(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    def label_parameter_version(
+        self, ctx: RequestContext, request: dict[str, Any]
+    ) -> dict[str, Any]:
         name_part = request["Name"]
         row = self._find(ctx, name_part)
-        arn = self._arn(ctx, row["name"] if row is not None else rules.name_candidates(name_part)[0])
+        arn = self._arn(
+            ctx, row["name"] if row is not None else rules.name_candidates(name_part)[0]
+        )
         self._authorize(ctx, "LabelParameterVersion", arn, row)
         if row is None:
             raise not_found()
@@ -839,10 +862,14 @@ class SsmProvider(Provider):
         )
 
     @operation("UnlabelParameterVersion")
-    def unlabel_parameter_version(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    def unlabel_parameter_version(
+        self, ctx: RequestContext, request: dict[str, Any]
+    ) -> dict[str, Any]:
         name_part = request["Name"]
         row = self._find(ctx, name_part)
-        arn = self._arn(ctx, row["name"] if row is not None else rules.name_candidates(name_part)[0])
+        arn = self._arn(
+            ctx, row["name"] if row is not None else rules.name_candidates(name_part)[0]
+        )
         self._authorize(ctx, "UnlabelParameterVersion", arn, row)
         if row is None:
             raise not_found()
@@ -873,7 +900,9 @@ class SsmProvider(Provider):
             )
         name_part = request["ResourceId"]
         row = self._find(ctx, name_part)
-        arn = self._arn(ctx, row["name"] if row is not None else rules.name_candidates(name_part)[0])
+        arn = self._arn(
+            ctx, row["name"] if row is not None else rules.name_candidates(name_part)[0]
+        )
         return row, arn
 
     @operation("AddTagsToResource")
@@ -886,7 +915,10 @@ class SsmProvider(Provider):
             conditions.update(self._tag_conditions(row["tags"]))
         ctx.authorize("ssm:AddTagsToResource", [arn], conditions)
         if row is None:
-            raise ssm_error("InvalidResourceId", "The resource ID is not valid. Verify that you entered the correct ID and try again.")
+            raise ssm_error(
+                "InvalidResourceId",
+                INVALID_RESOURCE_ID,
+            )
         tags = json.loads(row["tags"] or "{}")
         tags.update(new)
         if len(tags) > rules.MAX_TAGS:
@@ -895,14 +927,19 @@ class SsmProvider(Provider):
         return {}
 
     @operation("RemoveTagsFromResource")
-    def remove_tags_from_resource(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    def remove_tags_from_resource(
+        self, ctx: RequestContext, request: dict[str, Any]
+    ) -> dict[str, Any]:
         row, arn = self._tag_target(ctx, request, "RemoveTagsFromResource")
         conditions: dict[str, Any] = {"aws:TagKeys": list(request["TagKeys"])}
         if row is not None:
             conditions.update(self._tag_conditions(row["tags"]))
         ctx.authorize("ssm:RemoveTagsFromResource", [arn], conditions)
         if row is None:
-            raise ssm_error("InvalidResourceId", "The resource ID is not valid. Verify that you entered the correct ID and try again.")
+            raise ssm_error(
+                "InvalidResourceId",
+                INVALID_RESOURCE_ID,
+            )
         tags = json.loads(row["tags"] or "{}")
         for key in request["TagKeys"]:
             tags.pop(key, None)
@@ -910,11 +947,16 @@ class SsmProvider(Provider):
         return {}
 
     @operation("ListTagsForResource")
-    def list_tags_for_resource(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    def list_tags_for_resource(
+        self, ctx: RequestContext, request: dict[str, Any]
+    ) -> dict[str, Any]:
         row, arn = self._tag_target(ctx, request, "ListTagsForResource")
         self._authorize(ctx, "ListTagsForResource", arn, row)
         if row is None:
-            raise ssm_error("InvalidResourceId", "The resource ID is not valid. Verify that you entered the correct ID and try again.")
+            raise ssm_error(
+                "InvalidResourceId",
+                INVALID_RESOURCE_ID,
+            )
         tags = json.loads(row["tags"] or "{}")
         return {"TagList": [{"Key": k, "Value": v} for k, v in tags.items()]}
 
@@ -952,10 +994,10 @@ class SsmProvider(Provider):
             for row in due:
                 self._apply_policies(conn, row, now)
 
-    def _policy_event(self, conn: Connection, row: Any, kind: str, now: datetime, **extra: Any) -> None:
-        item = next(
-            (p for p in json.loads(row["policies"] or "[]") if p.get("Type") == kind), {}
-        )
+    def _policy_event(
+        self, conn: Connection, row: Any, kind: str, now: datetime, **extra: Any
+    ) -> None:
+        item = next((p for p in json.loads(row["policies"] or "[]") if p.get("Type") == kind), {})
         arn = parameter_arn(row["region"], row["account_id"], row["name"])
         detail = {
             "parameter-name": row["name"],
@@ -1006,7 +1048,7 @@ class SsmProvider(Provider):
                 row,
                 "ExpirationNotification",
                 now,
-                **{"action-reason": f"The parameter expires at {expires.isoformat() if expires else ''}."},
+                **{"action-reason": f"The parameter expires at {_iso(expires)}."},
             )
             conn.execute(update(ssm_parameters).where(key).values(expiry_notice_at=None))
         no_change = _utc(row["no_change_at"])

@@ -116,11 +116,7 @@ def parse_selector(text: str) -> Selector:
 
 def label_problem(label: str) -> bool:
     """True when `label` breaks the label rules (it comes back in InvalidLabels)."""
-    return (
-        not _LABEL.match(label)
-        or label[0].isdigit()
-        or label.lower().startswith(("aws", "ssm"))
-    )
+    return not _LABEL.match(label) or label[0].isdigit() or label.lower().startswith(("aws", "ssm"))
 
 
 def check_data_type(data_type: str, type_: str, value: str) -> None:
@@ -131,7 +127,9 @@ def check_data_type(data_type: str, type_: str, value: str) -> None:
         )
     if data_type == "aws:ec2:image":
         if type_ != "String":
-            raise ValidationError("Data type aws:ec2:image is only supported for String parameters.")
+            raise ValidationError(
+                "Data type aws:ec2:image is only supported for String parameters."
+            )
         if not _AMI.match(value):
             raise ValidationError(
                 f"Parameter value, {value}, is not a valid aws:ec2:image data type: the value"
