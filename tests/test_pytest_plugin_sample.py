@@ -37,10 +37,22 @@ def test_running_context_manager_outside_pytest():
         assert "iam" in bastion.reset()["reset"]
 
 
-def admin_user_arn(iam) -> str:
+def read_db_password(secrets) -> str:
     """The README's example 'code under test'."""
-    return iam.get_user(UserName="admin")["User"]["Arn"]
+    return secrets.get_secret_value(SecretId="prod/db")["SecretString"]
 
 
 def test_readme_example(bastion_client):
-    assert admin_user_arn(bastion_client("iam")).endswith(":user/admin")
+    bastion_client("secretsmanager").create_secret(Name="prod/db", SecretString="s3cret")
+    assert read_db_password(bastion_client("secretsmanager")) == "s3cret"
+
+
+def test_reset_also_clears_secrets_keys_and_parameters(bastion_server, bastion_client):
+    bastion_client("secretsmanager").create_secret(Name="gone/soon", SecretString="x")
+    key_id = bastion_client("kms").create_key()["KeyMetadata"]["KeyId"]
+    bastion_client("ssm").put_parameter(Name="/gone/soon", Value="v", Type="String")
+    bastion_server.reset()
+    assert bastion_client("secretsmanager").list_secrets()["SecretList"] == []
+    assert bastion_client("ssm").describe_parameters()["Parameters"] == []
+    keys = [k["KeyId"] for k in bastion_client("kms").list_keys()["Keys"]]
+    assert key_id not in keys

@@ -245,6 +245,12 @@ def _key_from_values(values: Mapping[str, Any]) -> Key:
 
 class KmsProvider(Provider):
     service = "kms"
+    # Parents first, for development-mode reset and snapshots.
+    state_tables = (kms_keys, kms_key_material, kms_aliases, kms_grants, kms_import_tokens)
+
+    def clear_caches(self) -> None:
+        self._meta.invalidate()
+        self._material.clear()
 
     def __init__(
         self,
