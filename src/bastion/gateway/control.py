@@ -172,6 +172,7 @@ class ControlPlane:
                 callback()
             if ctx.service == "iam":
                 self.rt.policies.invalidate()
+            self.rt.providers[ctx.service].after_write()
             return result
         with store.read() as conn:
             ctx = replace(ctx, tx=conn)
@@ -216,6 +217,8 @@ class ControlPlane:
             self._submit_quietly(self._entry(ctx, route, params, None, False, err))
             raise
         entry = self._entry(ctx, route, params, result, spec.mutating)
+        if spec.mutating:
+            caller.on_commit.append(self.rt.providers[service].after_write)
         if spec.mutating and ctx.tx is not None:
             self.rt.audit.write(ctx.tx, entry)
         else:

@@ -65,6 +65,9 @@ class Provider:
     def clear_caches(self) -> None:
         """Forget in-memory state derived from storage (after reset or snapshot load)."""
 
+    def after_write(self) -> None:
+        """Called once a write of this service has committed (drop read caches)."""
+
     def reset_state(self, conn: Connection) -> None:
         """Delete every resource of the service, keeping the initial rows."""
         for table in reversed(self.state_tables):

@@ -38,6 +38,7 @@ from bastion.services.base import Provider, operation
 from bastion.services.secretsmanager import schedule
 from bastion.spine.scheduler import Scheduler
 from bastion.storage import Store
+from bastion.storage.cache import ReadCache
 from bastion.storage.secrets_tables import sm_secrets, sm_versions
 
 DEFAULT_KEY = "alias/aws/secretsmanager"
@@ -157,6 +158,10 @@ def is_public(document: dict[str, Any]) -> bool:
     return False
 
 
+# Served from the read cache: the hot path of applications fetching their secrets.
+_CACHED_READS = frozenset({"GetSecretValue"})
+
+
 class SecretsManagerProvider(Provider):
     service = "secretsmanager"
     state_tables = (sm_secrets, sm_versions)
@@ -170,6 +175,7 @@ class SecretsManagerProvider(Provider):
         from bastion.services.secretsmanager.rotation import RotationEngine
 
         self._store = store
+        self._reads = ReadCache()
         self._invoker: ServiceInvoker | None = None
         self._accessed: dict[tuple[str, str], datetime] = {}
         self._accessed_lock = threading.Lock()
@@ -182,6 +188,12 @@ class SecretsManagerProvider(Provider):
             scheduler.register("secretsmanager-accessed", self.flush_accessed, timedelta(minutes=1))
 
     # ============================================================== plumbing
+
+    def after_write(self) -> None:
+        self._reads.invalidate()
+
+    def clear_caches(self) -> None:
+        self._reads.invalidate()
 
     def bind_invoker(self, invoker: ServiceInvoker) -> None:
         """The control plane's in-process invoker, for scheduled work (rotation)."""
@@ -196,6 +208,12 @@ class SecretsManagerProvider(Provider):
             self._invoker = ctx.invoker
 
     def _lookup(self, conn: Connection, ctx: RequestContext, secret_id: str) -> Any:
+        if ctx.operation in _CACHED_READS:
+            key = ("secret", ctx.account_id, ctx.region, secret_id)
+            return self._reads.get(key, lambda: self._load_secret(conn, ctx, secret_id))
+        return self._load_secret(conn, ctx, secret_id)
+
+    def _load_secret(self, conn: Connection, ctx: RequestContext, secret_id: str) -> Any:
         if secret_id.startswith("arn:"):
             row = (
                 conn.execute(select(sm_secrets).where(sm_secrets.c.arn == secret_id))
@@ -555,7 +573,10 @@ class SecretsManagerProvider(Provider):
         if stage:
             extra["secretsmanager:VersionStage"] = stage
         row = self._secret(ctx, request["SecretId"], "GetSecretValue", **extra)
-        version = self._find_version(self._versions(ctx.tx, row["arn"]), version_id, stage)
+        versions = self._reads.get(
+            ("versions", row["arn"]), lambda: self._versions(ctx.tx, row["arn"])
+        )
+        version = self._find_version(versions, version_id, stage)
         if version is None or version["ciphertext"] is None:
             label = stage or (None if version_id else CURRENT)
             if version_id and not stage:
@@ -1002,6 +1023,7 @@ class SecretsManagerProvider(Provider):
                 select(sm_secrets.c.arn).where(sm_secrets.c.purge_at <= now)
             ).all():
                 self._purge(conn, arn)
+        self.after_write()
 
     @operation("RestoreSecret")
     def restore_secret(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:

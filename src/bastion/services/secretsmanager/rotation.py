@@ -153,6 +153,7 @@ class RotationEngine:
         now = self._clock.now()
         callbacks: list[Any] = []
         if spec.mutating:
+            callbacks.append(self._provider.after_write)
             with self._store.write() as conn:
                 ctx = self._ctx(account_id, region, operation, conn, now, callbacks)
                 out = spec.handler(ctx, params) or {}
@@ -311,11 +312,13 @@ class RotationEngine:
                         next_rotation_at=schedule.next_rotation(rules, now) if rules else None,
                     )
                 )
+        self._provider.after_write()
 
     def _save(self, arn: str, **values: Any) -> None:
         assert self._store is not None
         with self._store.write() as conn:
             conn.execute(update(sm_secrets).where(sm_secrets.c.arn == arn).values(**values))
+        self._provider.after_write()
 
     def _rotate(self, arn: str, now: datetime) -> bool:
         assert self._store is not None

@@ -35,6 +35,7 @@ from bastion.services.ssm.rules import not_found, parameter_arn, ssm_error
 from bastion.spine import events
 from bastion.spine.scheduler import Scheduler
 from bastion.storage import Store
+from bastion.storage.cache import ReadCache
 from bastion.storage.ssm_tables import ssm_parameter_versions, ssm_parameters
 
 DEFAULT_KEY = "alias/aws/ssm"
@@ -88,18 +89,35 @@ def kms_failure(err: ServiceError, request_id: str) -> ServiceError:
     return err
 
 
+# Reads served from the read cache: the hot path of applications fetching configuration.
+_CACHED_READS = frozenset({"GetParameter", "GetParameters"})
+
+
 class SsmProvider(Provider):
     service = "ssm"
     state_tables = (ssm_parameters, ssm_parameter_versions)
 
     def __init__(self, store: Store | None = None, scheduler: Scheduler | None = None) -> None:
         self._store = store
+        self._reads = ReadCache()
         if scheduler is not None:
             scheduler.register("ssm-parameter-policies", self.run_policies, timedelta(seconds=30))
+
+    def after_write(self) -> None:
+        self._reads.invalidate()
+
+    def clear_caches(self) -> None:
+        self._reads.invalidate()
 
     # ============================================================== helpers
 
     def _row(self, conn: Connection, ctx: RequestContext, name: str) -> Any:
+        if ctx.operation in _CACHED_READS:
+            key = ("row", ctx.account_id, ctx.region, name)
+            return self._reads.get(key, lambda: self._load_row(conn, ctx, name))
+        return self._load_row(conn, ctx, name)
+
+    def _load_row(self, conn: Connection, ctx: RequestContext, name: str) -> Any:
         return (
             conn.execute(
                 select(ssm_parameters).where(
@@ -135,6 +153,12 @@ class SsmProvider(Provider):
         )
 
     def _version(self, ctx: RequestContext, name: str, version: int) -> Any:
+        if ctx.operation in _CACHED_READS:
+            key = ("version", ctx.account_id, ctx.region, name, version)
+            return self._reads.get(key, lambda: self._load_version(ctx, name, version))
+        return self._load_version(ctx, name, version)
+
+    def _load_version(self, ctx: RequestContext, name: str, version: int) -> Any:
         return (
             ctx.tx.execute(
                 select(ssm_parameter_versions).where(
@@ -993,6 +1017,8 @@ class SsmProvider(Provider):
             )
             for row in due:
                 self._apply_policies(conn, row, now)
+        if due:
+            self._reads.invalidate()
 
     def _policy_event(
         self, conn: Connection, row: Any, kind: str, now: datetime, **extra: Any
