@@ -174,7 +174,7 @@ class ControlPlane:
                 self.rt.policies.invalidate()
             self.rt.providers[ctx.service].after_write()
             return result
-        with store.read() as conn:
+        with store.lazy_read() as conn:  # cache-served reads never touch the database
             ctx = replace(ctx, tx=conn)
             result = spec.handler(ctx, params)
             self._ensure_authorized(ctx)

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
@@ -81,6 +82,10 @@ class Store:
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
+    def lazy_read(self) -> LazyRead:
+        """A read transaction that begins only if something reads (see LazyRead)."""
+        return LazyRead(self)
+
     def migrate(self) -> None:
         """Bring the schema to the newest migration (idempotent)."""
         from alembic import command
@@ -103,3 +108,37 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+class LazyRead:
+    """Stands in for a read transaction's Connection, opening it on first use.
+
+    Read operations served from in-memory caches (the hot paths) then cost no
+    connection checkout, BEGIN or COMMIT at all. Use as a context manager.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._context: Any = None
+        self._conn: Connection | None = None
+
+    def _open(self) -> Connection:
+        self._context = self._store.read()
+        self._conn = self._context.__enter__()
+        return self._conn
+
+    def __getattr__(self, name: str) -> Any:
+        conn = self._conn if self._conn is not None else self._open()
+        return getattr(conn, name)
+
+    @property
+    def opened(self) -> bool:
+        return self._conn is not None
+
+    def __enter__(self) -> LazyRead:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        if self._context is not None:
+            context, self._context, self._conn = self._context, None, None
+            context.__exit__(*exc_info)
