@@ -13,7 +13,7 @@ from bastion import __version__
 from bastion.auth.bootstrap import PROFILE, credentials_text
 from bastion.barrier import BarrierError, seal_from_settings
 from bastion.config import Settings, load_settings
-from bastion.gateway import proxy_cli
+from bastion.gateway import edge_cli, proxy_cli
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -43,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     rotate = sub.add_parser("rotate-root-key", help="re-wrap the keyring under a new root key")
     _common(rotate)
     proxy_cli.register(sub)
+    edge_cli.register(sub)
     return parser
 
 
@@ -156,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     commands = {"serve": cmd_serve, "init": cmd_init, "rotate-root-key": cmd_rotate_root_key}
     commands["proxy"] = lambda s: proxy_cli.handle(args, s)
+    commands["edge"] = lambda s: edge_cli.handle(args, s)
     try:
         return commands[args.command](settings)
     except BarrierError as exc:

@@ -8,6 +8,8 @@ from typing import Any
 import orjson
 
 from bastion import __version__
+from bastion.dataplane.edge import EdgeServer, load_edge_config
+from bastion.dataplane.edge import start_in_loop as start_edge
 from bastion.dataplane.proxy import ProxyServer, load_proxy_config, start_in_loop
 from bastion.errors import PayloadTooLargeError
 from bastion.gateway.control import ControlPlane
@@ -36,6 +38,7 @@ class BastionApp:
         self.devtools = DevTools(runtime)
         self.ready = False
         self.proxy: ProxyServer | None = None
+        self.edge: EdgeServer | None = None
 
     def _start_proxy(self) -> None:
         """Run the forward proxy in this process too when it is configured."""
@@ -47,6 +50,13 @@ class BastionApp:
             rt.settings, rt.store, rt.clock, config, iam=rt.authenticator.credentials
         )
         log.info("forward proxy listening on %s:%s", config.host, config.port)
+
+    def _start_edge(self) -> None:
+        """Run the edge listeners (ELBv2 API and [[edge.listeners]]) in this process."""
+        config = load_edge_config()
+        if config.in_serve:
+            rt = self.runtime
+            self.edge = start_edge(rt.settings, rt.store, rt.clock, config)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         kind = scope["type"]
@@ -61,12 +71,15 @@ class BastionApp:
             if message["type"] == "lifespan.startup":
                 self.runtime.start()
                 self._start_proxy()
+                self._start_edge()
                 self.ready = True
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self.ready = False
                 if self.proxy is not None:
                     await self.proxy.stop()
+                if self.edge is not None:
+                    await self.edge.stop()
                 self.control.close()
                 self.runtime.close()
                 await send({"type": "lifespan.shutdown.complete"})

@@ -21,12 +21,14 @@ from bastion.context import Principal
 from bastion.protocol.routing import Router
 from bastion.services.base import OperationSpec, Provider
 from bastion.services.cloudtrail.provider import CloudTrailProvider
+from bastion.services.elbv2.provider import Elbv2Provider
 from bastion.services.events.provider import EventsProvider
 from bastion.services.iam.provider import IamProvider
 from bastion.services.kms.provider import KmsProvider
 from bastion.services.secretsmanager.provider import SecretsManagerProvider
 from bastion.services.ssm.provider import SsmProvider
 from bastion.services.sts.provider import StsProvider
+from bastion.services.wafv2.provider import Wafv2Provider
 from bastion.spine.audit import AuditLog
 from bastion.spine.scheduler import Scheduler
 from bastion.storage import Store
@@ -151,6 +153,8 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         SsmProvider(store, scheduler),
         SecretsManagerProvider(store, scheduler, clock),
         EventsProvider(store, scheduler, clock),
+        Elbv2Provider(),
+        Wafv2Provider(),
     ]
     runtime = Runtime(
         settings=settings,

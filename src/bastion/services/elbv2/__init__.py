@@ -1,0 +1,1 @@
+"""Elastic Load Balancing v2 (the subset that creates edge listeners)."""
