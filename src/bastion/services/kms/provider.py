@@ -25,7 +25,7 @@ from bastion.arn import parse_arn
 from bastion.barrier import Barrier
 from bastion.context import RequestContext, ResourcePolicy
 from bastion.crypto import kms_keys as kc
-from bastion.errors import AccessDeniedError
+from bastion.errors import AccessDeniedError, ValidationError
 from bastion.services.base import Provider, operation
 from bastion.services.kms import grants as gr
 from bastion.services.kms import policies as pol
@@ -241,6 +241,17 @@ def _key_row_values(key: Key) -> dict[str, Any]:
 
 def _key_from_values(values: Mapping[str, Any]) -> Key:
     return Key.from_row(values)
+
+
+def _ciphertext_blob(request: dict[str, Any]) -> bytes:
+    """CiphertextBlob: optional in the current model, required by every call Bastion serves."""
+    blob = request.get("CiphertextBlob")
+    if blob is None:
+        raise ValidationError(
+            "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy"
+            " constraint: Member must not be null"
+        )
+    return blob
 
 
 class KmsProvider(Provider):
@@ -1012,7 +1023,7 @@ class KmsProvider(Provider):
     @operation("Decrypt", mutating=False, storage=False)
     @_cache_served
     def decrypt(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
-        blob = request["CiphertextBlob"]
+        blob = _ciphertext_blob(request)
         algorithm = request.get("EncryptionAlgorithm") or "SYMMETRIC_DEFAULT"
         key, header = self._decrypt_source(ctx, blob, request.get("KeyId"), algorithm)
         gr.check_tokens(request.get("GrantTokens"))
@@ -1034,7 +1045,7 @@ class KmsProvider(Provider):
     @operation("ReEncrypt", mutating=False, storage=False)
     @_cache_served
     def re_encrypt(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
-        blob = request["CiphertextBlob"]
+        blob = _ciphertext_blob(request)
         source_alg = request.get("SourceEncryptionAlgorithm") or "SYMMETRIC_DEFAULT"
         dest_alg = request.get("DestinationEncryptionAlgorithm") or "SYMMETRIC_DEFAULT"
         source, header = self._decrypt_source(ctx, blob, request.get("SourceKeyId"), source_alg)

@@ -80,6 +80,14 @@ def invalid_request(message: str) -> ClientError:
     return sm_error("InvalidRequestException", message)
 
 
+def checked_tags(tags: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """Tags as given, refusing ones without a Key or Value (optional in the model)."""
+    for tag in tags or []:
+        if tag.get("Key") is None or tag.get("Value") is None:
+            raise invalid_parameter("A tag must have both a Key and a Value.")
+    return tags or []
+
+
 def invalid_parameter(message: str) -> ClientError:
     return sm_error("InvalidParameterException", message)
 
@@ -488,7 +496,7 @@ class SecretsManagerProvider(Provider):
     def create_secret(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
         self._bind(ctx)
         name = request["Name"]
-        tags = request.get("Tags") or []
+        tags = checked_tags(request.get("Tags"))
         conditions: dict[str, Any] = {f"aws:RequestTag/{t['Key']}": t["Value"] for t in tags}
         if tags:
             conditions["aws:TagKeys"] = [t["Key"] for t in tags]
@@ -1112,7 +1120,7 @@ class SecretsManagerProvider(Provider):
 
     @operation("TagResource")
     def tag_resource(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
-        new = request["Tags"]
+        new = checked_tags(request["Tags"])
         extra: dict[str, Any] = {f"aws:RequestTag/{t['Key']}": t["Value"] for t in new}
         extra["aws:TagKeys"] = [t["Key"] for t in new]
         row = self._secret(ctx, request["SecretId"], "TagResource", write=True, **extra)

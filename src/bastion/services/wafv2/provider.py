@@ -440,7 +440,9 @@ class Wafv2Provider(Provider):
         if len(items) > MAX_REGEXES:
             raise e.limits()
         for item in items:
-            text = item.get("RegexString", "")
+            text = item.get("RegexString")
+            if not text:
+                raise e.invalid("REGEX", "", "RegexString must not be empty")
             if len(text) > MAX_REGEX_LENGTH:
                 raise e.limits()
             try:
