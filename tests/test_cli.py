@@ -71,3 +71,24 @@ def test_serve_also_runs_the_forward_proxy_when_configured(tmp_path):
         assert status_line.startswith(b"HTTP/1.1 407")  # users must authenticate
     finally:
         srv.stop()
+
+
+def test_edge_list_shows_listeners_created_through_elbv2(tmp_path):
+    srv = ProcessServer(tmp_path / "data", extra_env={"BASTION_EDGE_IN_SERVE": "0"}).start()
+    try:
+        elb = srv.client("elbv2")
+        lb = elb.create_load_balancer(Name="shop")["LoadBalancers"][0]["LoadBalancerArn"]
+        tg = elb.create_target_group(Name="app", Protocol="HTTP", Port=8080, TargetType="ip")[
+            "TargetGroups"
+        ][0]["TargetGroupArn"]
+        elb.create_listener(
+            LoadBalancerArn=lb,
+            Protocol="HTTP",
+            Port=18080,
+            DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}],
+        )
+    finally:
+        srv.stop()
+    out = bastion("edge", "list", "--data-dir", str(tmp_path / "data"))
+    assert out.returncode == 0, out.stderr
+    assert "18080" in out.stdout

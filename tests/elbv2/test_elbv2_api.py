@@ -12,9 +12,9 @@ def code(exc: pytest.ExceptionInfo) -> str:
     return exc.value.response["Error"]["Code"]
 
 
-def test_load_balancer_lifecycle_without_vpcs(sqlite_server):
-    elb = sqlite_server.client("elbv2")
-    account = sqlite_server.runtime.settings.account_id
+def test_load_balancer_lifecycle_without_vpcs(server):
+    elb = server.client("elbv2")
+    account = server.runtime.settings.account_id
     lb = elb.create_load_balancer(Name="web", Tags=[{"Key": "env", "Value": "dev"}])
     view = lb["LoadBalancers"][0]
     assert view["LoadBalancerArn"].startswith(
@@ -40,8 +40,8 @@ def test_load_balancer_lifecycle_without_vpcs(sqlite_server):
     assert len(elb.describe_load_balancers()["LoadBalancers"]) == 1
 
 
-def test_target_groups_listeners_and_errors(sqlite_server):
-    elb = sqlite_server.client("elbv2")
+def test_target_groups_listeners_and_errors(server):
+    elb = server.client("elbv2")
     lb = elb.create_load_balancer(Name="web")["LoadBalancers"][0]["LoadBalancerArn"]
     tg = elb.create_target_group(Name="app", Protocol="HTTP", Port=8080, TargetType="ip")[
         "TargetGroups"

@@ -35,12 +35,12 @@ def byte_rule(name: str, priority: int, constraint: str = "CONTAINS", transforms
 
 
 @pytest.fixture
-def waf(sqlite_server):
-    return sqlite_server.client("wafv2")
+def waf(server):
+    return server.client("wafv2")
 
 
-def test_ip_set_crud_and_lock_token(waf, sqlite_server):
-    account = sqlite_server.runtime.settings.account_id
+def test_ip_set_crud_and_lock_token(waf, server):
+    account = server.runtime.settings.account_id
     summary = waf.create_ip_set(
         Name="office",
         Scope="REGIONAL",
@@ -90,14 +90,14 @@ def test_ip_set_crud_and_lock_token(waf, sqlite_server):
     assert code(exc) == "WAFNonexistentItemException"
 
 
-def test_cloudfront_scope(waf, sqlite_server):
-    account = sqlite_server.runtime.settings.account_id
+def test_cloudfront_scope(waf, server):
+    account = server.runtime.settings.account_id
     s = waf.create_regex_pattern_set(
         Name="r", Scope="CLOUDFRONT", RegularExpressionList=[{"RegexString": "^/a"}]
     )["Summary"]
     assert s["ARN"].startswith(f"arn:aws:wafv2:us-east-1:{account}:global/regexpatternset/r/")
     assert waf.list_regex_pattern_sets(Scope="REGIONAL")["RegexPatternSets"] == []
-    other = sqlite_server.client("wafv2", region="eu-west-1")
+    other = server.client("wafv2", region="eu-west-1")
     with pytest.raises(ClientError) as exc:
         other.list_web_acls(Scope="CLOUDFRONT")
     assert code(exc) == "WAFInvalidParameterException"
@@ -318,8 +318,8 @@ def test_managed_rule_groups(waf):
     assert code(exc) == "WAFNonexistentItemException"
 
 
-def test_logging_configuration_and_tags(waf, sqlite_server):
-    account = sqlite_server.runtime.settings.account_id
+def test_logging_configuration_and_tags(waf, server):
+    account = server.runtime.settings.account_id
     acl = waf.create_web_acl(
         Name="acl",
         Scope="REGIONAL",
@@ -367,7 +367,7 @@ def test_logging_configuration_and_tags(waf, sqlite_server):
     assert tags == [{"Key": "env", "Value": "prod"}]
 
 
-def test_associations_need_a_real_load_balancer(waf, sqlite_server):
+def test_associations_need_a_real_load_balancer(waf, server):
     acl = waf.create_web_acl(
         Name="acl",
         Scope="REGIONAL",
@@ -375,7 +375,7 @@ def test_associations_need_a_real_load_balancer(waf, sqlite_server):
         Rules=[],
         VisibilityConfig=vis("acl"),
     )["Summary"]
-    account = sqlite_server.runtime.settings.account_id
+    account = server.runtime.settings.account_id
     ghost = f"arn:aws:elasticloadbalancing:us-east-1:{account}:loadbalancer/app/x/0123456789abcdef"
     with pytest.raises(ClientError) as exc:
         waf.associate_web_acl(WebACLArn=acl["ARN"], ResourceArn=ghost)
@@ -383,7 +383,7 @@ def test_associations_need_a_real_load_balancer(waf, sqlite_server):
     with pytest.raises(ClientError) as exc:
         waf.associate_web_acl(WebACLArn=acl["ARN"], ResourceArn=f"arn:aws:s3:::bucket-{account}")
     assert code(exc) == "WAFInvalidParameterException"
-    elb = sqlite_server.client("elbv2")
+    elb = server.client("elbv2")
     lb = elb.create_load_balancer(Name="lb")["LoadBalancers"][0]["LoadBalancerArn"]
     waf.associate_web_acl(WebACLArn=acl["ARN"], ResourceArn=lb)
     with pytest.raises(ClientError) as exc:
