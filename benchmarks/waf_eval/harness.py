@@ -1,6 +1,6 @@
 """Evaluate Bastion's managed rules against nginx + ModSecurity v3 + OWASP CRS on one corpus.
 
-    python benchmarks/waf_eval/harness.py [--split tune|heldout|both] [--no-crs] [--misses]
+    python benchmarks/waf_eval/harness.py [--split tune_v2|heldout_v2|both] [--no-crs] [--misses]
 
 Bastion: its engine directly, with a web ACL of AWSManagedRulesCommonRuleSet,
 KnownBadInputs, SQLi, Linux, Unix and PHP rule sets (default action Allow).
@@ -290,12 +290,17 @@ def table(rows: list[dict], results: dict[str, dict[str, bool]]) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--split", default="both", choices=["tune", "heldout", "both"])
+    ap.add_argument(
+        "--split",
+        default="both",
+        help="a corpus_<split>.jsonl name (tune, heldout, tune_v2, heldout_v2) or 'both': "
+        "tune_v2 and heldout_v2",
+    )
     ap.add_argument("--no-crs", action="store_true", help="Bastion only")
     ap.add_argument("--misses", action="store_true", help="list Bastion's misses and FPs")
     ap.add_argument("--json", help="write the numbers to this file")
     args = ap.parse_args()
-    splits = ["tune", "heldout"] if args.split == "both" else [args.split]
+    splits = ["tune_v2", "heldout_v2"] if args.split == "both" else args.split.split(",")
     crs_ok = not args.no_crs and ensure_crs()
     if not args.no_crs and not crs_ok:
         print("nginx + ModSecurity + CRS not available: Bastion only")

@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 import uuid
 
-import pytest
-
 from bastion.rules.waf import (
     MemoryRateCounter,
     RedisRateCounter,
@@ -89,12 +87,9 @@ def test_rate_custom_keys_and_forwarded_ip():
 
 
 def test_redis_counter_shared():
+    # Redis runs on the dev machines and CI starts it (.ci/run): no skip here.
     url = os.environ.get("BASTION_REDIS_URL", "redis://127.0.0.1:6379/15")
-    try:
-        c1 = RedisRateCounter(url)
-        c1.hit("probe", 60, 0.0)
-    except Exception as exc:  # pragma: no cover - no Redis on this machine
-        pytest.skip(f"Redis not reachable: {exc}")
+    c1 = RedisRateCounter(url)
     c2 = RedisRateCounter(url)
     key = f"test-{uuid.uuid4()}"
     assert c1.hit(key, 60, 1000.0) == 1

@@ -31,11 +31,17 @@ _CMD_WORD = r"(?:(?:/usr)?(?:/s?bin/)?(?:" + UNIX_COMMANDS + r"))"
 _CMD_TAIL = (
     r"(?:\s*$|\s*[;|&`)\n]|\s+-{1,2}[a-z]|\s+[/~.$\\]|\s+[a-z]:\\|\s+\S*https?://|"
     r"\s+\d{1,3}(?:\.\d{1,3}){3}|\s*[<>]|\$\{?ifs|\s+\S+\s*[|;&>]|\s+[\"'][^\"']*[\"']\s*$|"
-    r"\s+\S+\.(?:sh|py|pl|txt|php|exe|bat|ps1)\b)"
+    r"\s+\S+\.(?:sh|py|pl|txt|php|exe|bat|ps1)\b|\s+\d+(?:\.\d+)?[smhd]?\s*$)"
 )
 _SEP = r"(?:;|\|\|?|&&?|\n|\r|%0a|`|\$\(|\$\{ifs\}|\bthen\b|\bdo\b)"
 _CMD_AFTER_SEP = re.compile(_SEP + r"\s*\(?\s*" + _CMD_WORD + _CMD_TAIL, re.I)
 _CMD_SUBST = re.compile(r"(?:\$\(|`)\s*" + _CMD_WORD + r"\b[^`)]*(?:\)|`|$)", re.I)
+_CMD_NET = re.compile(
+    _SEP + r"\s*(?:nslookup|dig|host|ping|traceroute|curl|wget|nc|ncat|telnet|ssh|ftp|tftp)"
+    r"(?:\s+-{1,2}\w+(?:\s+\d+)?)*\s+[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}\b",
+    re.I,
+)
+_CMD_BRACE = re.compile(r"(?:^|[;|&`(\n])\s*\{\s*" + _CMD_WORD + r"\s*,[^}]*\}", re.I)
 _CMD_MISC = re.compile(
     r"/dev/(?:tcp|udp)/|\$\{?ifs\}?|\bbash\s+-[ci]\b|\bsh\s+-c\b|\bnc(?:at)?\s+(?:-\w+\s+)*"
     r"(?:-e|-c)\s|/bin/(?:ba|z|k|c|tc|da)?sh\b|\bbase64\s+-d\b.*\|\s*(?:ba)?sh|"
@@ -64,12 +70,19 @@ def detect_cmdi(value: str) -> str | None:
     m = _CMD_AFTER_SEP.search(s)
     if m:
         return "separator-command"
+    if _CMD_NET.search(s):
+        return "network-command"
+    if "{" in s and _CMD_BRACE.search(s):
+        return "brace-expansion"
     return None
 
 
 # --- path traversal and local file inclusion -----------------------------------------------
+# Separators: '/' '\\', their percent forms, and overlong UTF-8 forms of '/' and '\\'
+# (%c0%af, %e0%80%af, %c1%9c, %c0%2f ...) raw or once decoded to latin-1 characters.
+_OVERLONG_SEP = r"(?:%c0%af|%e0%80%af|%c1%9c|%c0%2f|%c0%5c|\xc0\xaf|\xe0\x80\xaf|\xc1\x9c)"
 _TRAVERSAL = re.compile(
-    r"(?:\.{2,}[/\\]+|\.{2,}%2f|\.{2,}%5c|\.\.;/|\.{3,}/?){2,}|"
+    r"(?:\.{2,}[/\\]+|\.{2,}%2f|\.{2,}%5c|\.\.;/|\.{3,}/?|\.{2,}" + _OVERLONG_SEP + r"){2,}|"
     r"(?:^|[/\\=])\.\.[/\\](?:[\w.-]+[/\\])*(?:etc|proc|windows|boot|usr|var|"
     r"root|home|sys|winnt|inetpub|wwwroot|web-inf|app|config|\.)",
     re.I,
@@ -230,6 +243,7 @@ def detect_ssrf(value: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=16384)
 def detect_metadata_ssrf(value: str) -> str | None:
     """EC2 metadata service addresses in any encoding (the EC2MetaDataSSRF rules)."""
     low = value.lower()
@@ -242,8 +256,13 @@ def detect_metadata_ssrf(value: str) -> str | None:
     return None
 
 
+_UNC = re.compile(r"^\s*(?:\\\\|//)[\w.-]+\.[a-z]{2,}[\\/][\w$.-]+[\\/]", re.I)
+
+
 @lru_cache(maxsize=16384)
 def detect_rfi(value: str) -> str | None:
+    if "\\\\" in value and _UNC.search(value):
+        return "unc"  # \\host.example\share\x.php: a file on an SMB server
     if ":" not in value:
         return None
     for scheme, host, rest in _urls(value):
@@ -340,6 +359,7 @@ _XXE = re.compile(
 )
 
 
+@lru_cache(maxsize=16384)
 def detect_xxe(value: str) -> str | None:
     if "<!" not in value and "xi:" not in value.lower():
         return None
@@ -365,6 +385,7 @@ _NOSQL_JS = re.compile(
 )
 
 
+@lru_cache(maxsize=16384)
 def detect_nosql(value: str) -> str | None:
     if (
         "$" not in value
@@ -372,6 +393,8 @@ def detect_nosql(value: str) -> str | None:
         and "this." not in value
         and "db." not in value
         and "||" not in value
+        and "while" not in value
+        and "sleep" not in value
     ):
         return None
     if _NOSQL_KEY.search(value):
@@ -403,14 +426,26 @@ _SSTI_INNER = re.compile(
 )
 
 
+_FREEMARKER = re.compile(
+    r"<#(?:assign|if|list|include|import|attempt|setting)\b.{0,200}?(?:\?new\s*\(|\?api\b|"
+    r"freemarker\.template\.utility|\bexec\s*\()",
+    re.I | re.S,
+)
+SSTI_OPENERS = ("{{", "{%", "${", "#{", "<%", "*{", "@{", "{$", "[[", "{php", "<#")
+
+
+@lru_cache(maxsize=16384)
 def detect_ssti(value: str) -> str | None:
-    if not any(t in value for t in ("{{", "{%", "${", "#{", "<%", "*{", "@{", "{$", "[[", "{php")):
+    if not any(t in value for t in SSTI_OPENERS):
         return None
     if "{php}" in value.lower():
         return "smarty"
+    if "<#" in value and _FREEMARKER.search(value):
+        return "freemarker"
     for m in _TEMPLATE_EXPR.finditer(value):
         inner = next((g for g in m.groups() if g is not None), m.group(0))
-        if _SSTI_INNER.search(inner):
+        # `${{7*7}}`: the expression is inside extra braces.
+        if _SSTI_INNER.search(inner) or _SSTI_INNER.search(inner.strip("{} ")):
             return "template-expression"
     return None
 
@@ -425,7 +460,26 @@ _JAVA_DESER = re.compile(
 )
 
 
+_JAVA_HINTS = (
+    "ro0ab",
+    "aced0005",
+    "\xac\xed",
+    "java",
+    "org.",
+    "ysoserial",
+    "com.sun",
+    "transformer",
+    "templatesimpl",
+    "jdbcrowsetimpl",
+    "@type",
+)
+
+
+@lru_cache(maxsize=16384)
 def detect_java_deser(value: str) -> str | None:
+    low = value.casefold()  # casefold: re.I also equates long s (U+017F) with 's'
+    if not any(h in low for h in _JAVA_HINTS):  # every alternative holds one of these
+        return None
     return "java" if _JAVA_DESER.search(value) else None
 
 
@@ -442,6 +496,7 @@ _PHP = re.compile(
 )
 
 
+@lru_cache(maxsize=16384)
 def detect_php(value: str) -> str | None:
     if (
         "(" not in value
@@ -459,5 +514,6 @@ def detect_php(value: str) -> str | None:
 _SHELLSHOCK = re.compile(r"\(\s*\)\s*\{\s*(?::|_)?\s*;?\s*\}\s*;")
 
 
+@lru_cache(maxsize=16384)
 def detect_shellshock(value: str) -> str | None:
     return "shellshock" if _SHELLSHOCK.search(value) else None

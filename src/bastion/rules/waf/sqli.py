@@ -577,6 +577,17 @@ def _condition_at(
     return bool(high and first_breakout and a.t == "n" and (b is None or a.cmt))
 
 
+def _list_cut(seq: list[Tok], j: int) -> bool:
+    """From `j`: a list of column numbers/names that the query is cut off after
+    (`' group by 1,2,3--`)."""
+    n = len(seq)
+    while j < n and seq[j].t in ("1", "n", ","):
+        if seq[j].cmt:
+            return j + 1 >= n and seq[j].t != ","
+        j += 1
+    return False
+
+
 def _check(seq: list[Tok], high: bool, breakout: bool, depth: int = 0) -> str | None:
     n = len(seq)
     for i, t in enumerate(seq):
@@ -598,7 +609,15 @@ def _check(seq: list[Tok], high: bool, breakout: bool, depth: int = 0) -> str | 
             if (
                 i > 0
                 and (seq[i - 1].t in OPERAND or seq[i - 1].t == ")")
-                and _condition_at(seq, i + 1, high, breakout and i == 1, True)
+                # After a plain word outside any quote breakout (`a value or null`), only a
+                # condition that holds at LOW counts: a bare literal there is prose.
+                and _condition_at(
+                    seq,
+                    i + 1,
+                    high and (breakout or seq[i - 1].t != "n"),
+                    breakout and i == 1,
+                    True,
+                )
             ):
                 return "tautology"
             if i == 0 and depth == 0 and breakout and _condition_at(seq, 1, high, True, True):
@@ -657,6 +676,7 @@ def _check(seq: list[Tok], high: bool, breakout: bool, depth: int = 0) -> str | 
                     nxt.cmt
                     or (high and (i + 2 >= n or seq[i + 2].t in (",", "o", "&", ";")))
                     or (i + 2 < n and seq[i + 2].t == "o" and nxt.t == "1")
+                    or (prev.t == "s" and breakout and i == 1 and _list_cut(seq, i + 1))
                 )
             ):
                 return "orderby"
@@ -702,6 +722,17 @@ def _check(seq: list[Tok], high: bool, breakout: bool, depth: int = 0) -> str | 
     return None
 
 
+@lru_cache(maxsize=4096)
+def _parse(s: str, ctx: str) -> list[Tok] | None:
+    """The folded token tree of `s` read in quote context `ctx` (shared by LOW and HIGH:
+    `_check` only reads it)."""
+    toks, _ = _lex(s, ctx)
+    if not toks:
+        return None
+    seq, _ = _tree(_fold(toks))
+    return seq
+
+
 @lru_cache(maxsize=16384)
 def detect_sqli(value: str, high: bool = False) -> str | None:
     """The name of the rule that found SQL injection in `value`, or None."""
@@ -718,10 +749,9 @@ def detect_sqli(value: str, high: bool = False) -> str | None:
     if '"' in s:
         contexts.append('"')
     for ctx in contexts:
-        toks, _ = _lex(s, ctx)
-        if not toks:
+        seq = _parse(s, ctx)
+        if seq is None:
             continue
-        seq, _ = _tree(_fold(toks))
         # Unmatched ')' at top level (the app's own paren closing) are kept as atoms.
         r = _check(seq, high, bool(ctx))
         if r:

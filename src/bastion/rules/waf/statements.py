@@ -10,11 +10,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from . import detectors, geo
+from . import geo, shared
 from .errors import WafConfigError
 from .fields import compile_field, field_key
 from .request import RequestView
-from .sqli import is_sqli
 from .transformations import (
     MAX_TRANSFORMATIONS,
     TRANSFORMS,
@@ -22,7 +21,6 @@ from .transformations import (
     deep_decode,
     transformation_names,
 )
-from .xss import is_xss
 
 DEEP = "BASTION_DEEP_DECODE"
 
@@ -74,10 +72,36 @@ def _deep(value: str) -> tuple[str, ...]:
     return deep_decode(value)
 
 
+class Slot:
+    """One (field, transformations) reading of the request, shared by every statement that
+    inspects it: the values, the forced outcome (oversize/fallback handling), the values'
+    detector masks and each predicate's outcome (by predicate key)."""
+
+    __slots__ = ("fmask", "forced", "masks", "results", "vals")
+
+    def __init__(self, vals: list[str], forced: bool | None) -> None:
+        self.vals = vals
+        self.forced = forced
+        self.masks: list[int] | None = None
+        self.fmask = 0
+        self.results: dict[str, bool] = {}
+
+
 class Inspect(Node):
     """A statement comparing a transformed request component with a predicate."""
 
-    __slots__ = ("deep", "extract", "key", "kind", "pipeline", "pred", "size_of_body")
+    __slots__ = (
+        "bit",
+        "deep",
+        "det",
+        "extract",
+        "key",
+        "kind",
+        "pipeline",
+        "pred",
+        "pred_key",
+        "size_of_body",
+    )
 
     def __init__(
         self,
@@ -88,6 +112,8 @@ class Inspect(Node):
         cc: CompileContext,
         *,
         size_of_body: bool = False,
+        detector: str | None = None,
+        pred_key: str | None = None,
     ) -> None:
         self.kind = kind
         self.extract = compile_field(fld, f"{kind}.FieldToMatch")
@@ -113,31 +139,76 @@ class Inspect(Node):
         self.key = _cache_id(
             field_key(fld) + "|" + ",".join(names) + ("|deep" if self.deep else "")
         )
-        self.pred = pred
         self.size_of_body = size_of_body
+        if detector is not None:
+            self.det = shared.DETECTORS[detector]
+            self.bit = shared.BIT[detector]
+            self.pred = self.det
+            self.pred_key = "det:" + detector
+        else:
+            self.det = None
+            self.bit = 0
+            self.pred = pred
+            # Without a key, the outcome is still computed once per request for this node.
+            self.pred_key = pred_key or f"node:{id(self)}"
 
-    def values(self, view: RequestView) -> tuple[list[str], bool | None]:
+    def slot(self, view: RequestView) -> Slot:
         got = view.cache.get(self.key)
         if got is None:
             raw, forced = self.extract(view)
             if forced is None and raw:
                 if self.pipeline is not None:
-                    raw = [self.pipeline(x) for x in raw]
+                    pipe = self.pipeline
+                    raw = [pipe(x) for x in raw]
                 if self.deep:
                     out: list[str] = []
                     for x in raw:
                         out.extend(_deep(x))
                     raw = out
-            got = (raw, forced)
-            view.cache[self.key] = got
+            got = view.cache[self.key] = Slot(raw, forced)
         return got
 
+    def values(self, view: RequestView) -> tuple[list[str], bool | None]:
+        s = self.slot(view)
+        return s.vals, s.forced
+
     def match(self, view: RequestView, ev: EvalState) -> bool:
-        vals, forced = self.values(view)
-        if forced is not None:
-            return forced
+        s = view.cache.get(self.key)
+        if s is None:
+            s = self.slot(view)
+        if s.forced is not None:
+            return s.forced
+        r = s.results.get(self.pred_key)
+        if r is None:
+            r = s.results[self.pred_key] = self._run(s)
+        return r
+
+    def _run(self, s: Slot) -> bool:
+        vals = s.vals
+        if not vals:
+            return False
+        bit = self.bit
+        if bit:
+            masks = s.masks
+            if masks is None:
+                vm = shared.value_mask
+                masks = s.masks = [vm(v) for v in vals]
+                f = 0
+                for m in masks:
+                    f |= m
+                s.fmask = f
+            if not s.fmask & bit:
+                return False
+            det = self.det
+            for v, m in zip(vals, masks, strict=True):  # noqa: SIM110 - a plain loop is faster
+                if m & bit and det(v):
+                    return True
+            return False
         pred = self.pred
-        return any(pred(v) for v in vals)
+        for v in vals:  # noqa: SIM110 - a plain loop is faster
+            if pred(v):
+                return True
+        return False
 
 
 def _search_string(stmt: Mapping) -> str:
@@ -235,19 +306,30 @@ class IpMatcher:
         self.v6s, self.v6e = _merge(r6)
 
     def __contains__(self, ip: str) -> bool:
-        try:
-            addr = ipaddress.ip_address(ip.strip().strip("[]"))
-        except ValueError:
+        parsed = _ip_number(ip)
+        if parsed is None:
             return False
-        if addr.version == 6 and addr.ipv4_mapped is not None:
-            addr = addr.ipv4_mapped
-        starts, ends = (self.v4s, self.v4e) if addr.version == 4 else (self.v6s, self.v6e)
-        n = int(addr)
+        v4, n = parsed
+        starts, ends = (self.v4s, self.v4e) if v4 else (self.v6s, self.v6e)
+        if not starts:
+            return False
         i = bisect.bisect_right(starts, n) - 1
         return i >= 0 and n <= ends[i]
 
     def __len__(self) -> int:
         return len(self.v4s) + len(self.v6s)
+
+
+@lru_cache(maxsize=65536)
+def _ip_number(ip: str) -> tuple[bool, int] | None:
+    """(is IPv4, address as an integer); an IPv4-mapped IPv6 address reads as IPv4."""
+    try:
+        addr = ipaddress.ip_address(ip.strip().strip("[]"))
+    except ValueError:
+        return None
+    if addr.version == 6 and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    return addr.version == 4, int(addr)
 
 
 def _merge(ranges: list[tuple[int, int]]) -> tuple[list[int], list[int]]:
@@ -406,24 +488,23 @@ class Const(Node):
 
 # --- compile -----------------------------------------------------------------------------------
 
-_DETECTORS: dict[str, Callable[[str], Any]] = {
-    "sqli": lambda v: is_sqli(v, False),
-    "sqli_high": lambda v: is_sqli(v, True),
-    "xss": is_xss,
-    "cmdi": detectors.detect_cmdi,
-    "traversal": detectors.detect_traversal,
-    "lfi": detectors.detect_lfi,
-    "rfi": detectors.detect_rfi,
-    "ssrf": detectors.detect_ssrf,
-    "metadata_ssrf": detectors.detect_metadata_ssrf,
-    "log4j": detectors.detect_log4j,
-    "xxe": detectors.detect_xxe,
-    "nosql": detectors.detect_nosql,
-    "ssti": detectors.detect_ssti,
-    "java_deser": detectors.detect_java_deser,
-    "php": detectors.detect_php,
-    "shellshock": detectors.detect_shellshock,
-}
+
+def _never(_v: str) -> bool:
+    return False
+
+
+@lru_cache(maxsize=65536)
+def _rx_search(rx: re.Pattern[str], v: str) -> bool:
+    return rx.search(v) is not None
+
+
+def _regex_pred(rx: re.Pattern[str]) -> Callable[[str], bool]:
+    """A regex predicate memoised per value (header values recur across requests)."""
+
+    def pred(v: str) -> bool:
+        return _rx_search(rx, v)
+
+    return pred
 
 
 def compile_statement(stmt: Mapping, cc: CompileContext, *, top: bool = False) -> Node:
@@ -444,13 +525,15 @@ def compile_statement(stmt: Mapping, cc: CompileContext, *, top: bool = False) -
             raise WafConfigError(
                 "The parameter SqliMatchStatement.SensitivityLevel has an invalid value."
             )
-        high = level == "HIGH"
-        return Inspect(kind, s.get("FieldToMatch"), tt, lambda v: is_sqli(v, high), cc)
+        det = "sqli_high" if level == "HIGH" else "sqli"
+        return Inspect(kind, s.get("FieldToMatch"), tt, _never, cc, detector=det)
     if kind == "XssMatchStatement":
-        return Inspect(kind, s.get("FieldToMatch"), tt, is_xss, cc)
+        return Inspect(kind, s.get("FieldToMatch"), tt, _never, cc, detector="xss")
     if kind == "RegexMatchStatement":
         rx = _regex(s.get("RegexString", ""), "RegexMatchStatement.RegexString")
-        return Inspect(kind, s.get("FieldToMatch"), tt, lambda v: rx.search(v) is not None, cc)
+        return Inspect(
+            kind, s.get("FieldToMatch"), tt, _regex_pred(rx), cc, pred_key="re:" + rx.pattern
+        )
     if kind == "RegexPatternSetReferenceStatement":
         arn = s.get("ARN", "")
         rps = cc.regex_pattern_sets.get(arn)
@@ -466,7 +549,12 @@ def compile_statement(stmt: Mapping, cc: CompileContext, *, top: bool = False) -
         if combined is None:
             return Const(False)
         return Inspect(
-            kind, s.get("FieldToMatch"), tt, lambda v: combined.search(v) is not None, cc
+            kind,
+            s.get("FieldToMatch"),
+            tt,
+            _regex_pred(combined),
+            cc,
+            pred_key="re:" + combined.pattern,
         )
     if kind == "SizeConstraintStatement":
         op = _SIZE_OPS.get(s.get("ComparisonOperator", ""))
@@ -506,8 +594,10 @@ def compile_statement(stmt: Mapping, cc: CompileContext, *, top: bool = False) -
     if kind == "NotStatement":
         return NotNode(compile_statement(s.get("Statement") or {}, cc))
     if kind == "BastionDetectStatement" and cc.allow_internal:
-        det = _DETECTORS[s["Detector"]]
-        return Inspect(kind, s.get("FieldToMatch"), tt, lambda v: bool(det(v)), cc)
+        name = s["Detector"]
+        if name not in shared.DETECTORS:
+            raise WafConfigError(f"Unknown Bastion detector: {name}.")
+        return Inspect(kind, s.get("FieldToMatch"), tt, _never, cc, detector=name)
     if kind in ("RateBasedStatement", "RuleGroupReferenceStatement", "ManagedRuleGroupStatement"):
         raise WafConfigError(
             f"The parameter Statement has a {kind} nested where it is not allowed."

@@ -352,10 +352,17 @@ def _printable_ratio(s: str) -> float:
     return len(_PRINTABLE.findall(s)) / len(s)
 
 
+_B64_SHORT_WHOLE = re.compile(r"[A-Za-z0-9+/_-]{8,11}={0,2}")
+
+
 def _b64_variants(s: str) -> list[str]:
     out = []
-    for m in _B64_TOKEN.finditer(s):
-        tok = m.group(0)
+    toks = [m.group(0) for m in _B64_TOKEN.finditer(s)]
+    whole = s.strip()
+    # A short value that is Base64 from end to end, padded to a multiple of 4 (`YQp3aG9hbWk=`).
+    if not toks and len(whole) % 4 == 0 and _B64_SHORT_WHOLE.fullmatch(whole):
+        toks = [whole]
+    for tok in toks:
         if tok.isdigit() or (tok.isalpha() and (tok.islower() or tok.isupper())):
             continue
         cleaned = tok.replace("-", "+").replace("_", "/").rstrip("=")
@@ -368,6 +375,9 @@ def _b64_variants(s: str) -> list[str]:
         if len(text) >= 6 and _printable_ratio(text) > 0.95:
             out.append(text)
     return out
+
+
+_HIGH_LATIN1 = re.compile("[\x80-\xff]")
 
 
 def deep_decode(s: str) -> tuple[str, ...]:
@@ -398,7 +408,7 @@ def deep_decode(s: str) -> tuple[str, ...]:
     for v in list(seen):
         if "%" in v:
             add(url_decode_uni(v))
-    if len(s) >= 12:
+    if len(s) >= 8:
         for v in list(seen)[:2]:
             for d in _b64_variants(v):
                 add(d)
@@ -406,7 +416,7 @@ def deep_decode(s: str) -> tuple[str, ...]:
                     add(url_decode(d))
     # UTF-8 sequences carried as latin-1 characters: also read them as text.
     for v in list(seen):
-        if any("\x80" <= c <= "\xff" for c in v):
+        if _HIGH_LATIN1.search(v):
             with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
                 add(v.encode("latin-1").decode("utf-8"))
     return tuple(seen)
