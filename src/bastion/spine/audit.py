@@ -64,6 +64,14 @@ def _insert_sql(paramstyle_mark: str) -> str:
 
 
 _SQLITE_INSERT = _insert_sql("?")
+# A whole batch as one statement over a JSON array: sqlite3's executemany releases and
+# retakes the GIL for every row, which starves the writer while the event loop is busy.
+_SQLITE_BATCH_INSERT = (
+    f"INSERT INTO audit_events ({', '.join(_EVENT_COLUMNS)}) SELECT "  # noqa: S608 - constants
+    + ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(_EVENT_COLUMNS)))
+    + " FROM json_each(?)"
+)
+_SQLITE_BATCH = 2000
 _SQLITE_EXPORT = "SELECT seq, record FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?"
 _PG_EXPORT = "SELECT seq, record FROM audit_events WHERE seq > %s ORDER BY seq LIMIT %s"
 _PG_INSERT = _insert_sql("%s")
@@ -95,7 +103,12 @@ def insert_entries(conn: Connection, entries: Sequence[AuditEntry]) -> None:
             )
             for e in entries
         ]
-        conn.exec_driver_sql(_SQLITE_INSERT, rows)
+        if len(rows) == 1:
+            conn.exec_driver_sql(_SQLITE_INSERT, rows[0])
+        else:
+            for start in range(0, len(rows), _SQLITE_BATCH):
+                chunk = orjson.dumps(rows[start : start + _SQLITE_BATCH]).decode()
+                conn.exec_driver_sql(_SQLITE_BATCH_INSERT, (chunk,))
     else:
         rows = [
             (
@@ -137,6 +150,8 @@ class AuditLog:
         flush_interval: float = 0.05,
         export_interval: float = 0.5,
         max_pending: int = 50_000,
+        high_water: int = 5_000,
+        backpressure_timeout: float = 10.0,
     ) -> None:
         self._store = store
         self._dir = audit_dir
@@ -144,8 +159,12 @@ class AuditLog:
         self._flush_interval = flush_interval
         self._export_interval = export_interval
         self._max_pending = max_pending
+        self._high_water = high_water
+        self._backpressure_timeout = backpressure_timeout
         self._pending: list[AuditEntry] = []
-        self._cond = threading.Condition()  # guards _pending/_healthy; wakes the flusher only
+        lock = threading.Lock()
+        self._cond = threading.Condition(lock)  # guards _pending/_healthy; wakes the flusher
+        self._drained = threading.Condition(lock)  # wakes callers held back by backpressure
         self._stop_event = threading.Event()
         self._healthy = True
         self._stopping = False
@@ -160,8 +179,18 @@ class AuditLog:
         insert_entries(conn, [entry])
 
     def submit(self, entry: AuditEntry) -> None:
-        """Queue a record for the next group commit; fail closed when audit is broken."""
+        """Queue a record for the next group commit; fail closed when audit is broken.
+
+        When the queue is long the caller waits for the writer (backpressure) rather
+        than letting the queue grow; only a writer that stays stuck makes calls fail.
+        """
         with self._cond:
+            if self._healthy and len(self._pending) >= self._high_water:
+                self._cond.notify()
+                self._drained.wait_for(
+                    lambda: len(self._pending) < self._high_water // 2 or not self._healthy,
+                    timeout=self._backpressure_timeout,
+                )
             if not self._healthy or len(self._pending) >= self._max_pending:
                 raise ServiceUnavailableError(
                     "The audit log cannot be written; the request was not served."
@@ -183,6 +212,7 @@ class AuditLog:
         with self._flush_lock:
             with self._cond:
                 batch, self._pending = self._pending, []
+                self._drained.notify_all()
             if not batch:
                 return
             try:
@@ -192,6 +222,7 @@ class AuditLog:
                 with self._cond:
                     self._pending[:0] = batch
                     self._healthy = False
+                    self._drained.notify_all()
                 raise
             with self._cond:
                 self._healthy = True
