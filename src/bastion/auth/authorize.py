@@ -142,12 +142,10 @@ class Authorizer:
             session = tuple(parse_policy(doc, kind="session") for doc in principal.session_policies)
         return evaluate(
             facts,
-            identity=tuple(parse_policy(doc) for doc in policies.identity),
+            identity=policies.compiled_identity,
             resource=resource,
             resource_account=resource_account,
-            boundary=(parse_policy(policies.boundary, kind="boundary"),)
-            if policies.boundary
-            else None,
+            boundary=policies.compiled_boundary,
             session=session,
             resource_policy_required=required,
             is_root=principal.kind == "Root",

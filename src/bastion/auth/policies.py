@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from functools import cached_property
 
 from sqlalchemy import Connection, select
 
 from bastion.auth.aws_managed import ADMINISTRATOR_ACCESS, AWS_MANAGED_POLICIES
+from bastion.auth.policy import Policy, parse_policy
 from bastion.clock import Clock
 from bastion.context import Principal
 from bastion.storage import Store
@@ -33,13 +35,23 @@ from bastion.storage.iam_tables import (
 from bastion.storage.schema import iam_users
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class PrincipalPolicies:
-    """Policy documents (JSON text) that govern one principal."""
+    """Policy documents (JSON text) that govern one principal, and their compiled forms."""
 
     identity: tuple[str, ...]
     boundary: str | None = None
     exists: bool = True
+
+    @cached_property
+    def compiled_identity(self) -> tuple[Policy, ...]:
+        return tuple(parse_policy(document) for document in self.identity)
+
+    @cached_property
+    def compiled_boundary(self) -> tuple[Policy, ...] | None:
+        if self.boundary is None:
+            return None
+        return (parse_policy(self.boundary, kind="boundary"),)
 
 
 NONE = PrincipalPolicies(identity=(), exists=False)
@@ -57,6 +69,20 @@ def managed_policy_document(conn: Connection, arn: str) -> str | None:
     ).scalar()
 
 
+def managed_policy_documents(conn: Connection, arns: list[str]) -> list[str]:
+    """Default versions of several managed policies in one query (AWS managed from memory)."""
+    documents = [AWS_MANAGED_POLICIES[a][2] for a in arns if a in AWS_MANAGED_POLICIES]
+    own = [a for a in arns if a not in AWS_MANAGED_POLICIES]
+    if own:
+        documents += conn.execute(
+            select(iam_policy_versions.c.document)
+            .join(iam_policies, iam_policies.c.arn == iam_policy_versions.c.policy_arn)
+            .where(iam_policies.c.arn.in_(own))
+            .where(iam_policy_versions.c.version_id == iam_policies.c.default_version_id)
+        ).scalars()
+    return documents
+
+
 def _documents_of(conn: Connection, account_id: str, kind: str, names: list[str]) -> list[str]:
     if not names:
         return []
@@ -72,12 +98,7 @@ def _documents_of(conn: Connection, account_id: str, kind: str, names: list[str]
         .where(iam_attachments.c.principal_kind == kind)
         .where(iam_attachments.c.principal_name.in_(names))
     ).scalars()
-    documents = list(inline)
-    for arn in attached:
-        document = managed_policy_document(conn, arn)
-        if document is not None:
-            documents.append(document)
-    return documents
+    return list(inline) + managed_policy_documents(conn, list(attached))
 
 
 def load_user_policies(conn: Connection, account_id: str, user_name: str) -> PrincipalPolicies:
@@ -140,29 +161,45 @@ class PolicyCache:
         self._entries: dict[tuple[str, str, str], tuple[float, int, PrincipalPolicies]] = {}
         self._generation = 0
         self._lock = threading.Lock()
+        self._loading: dict[tuple[str, str, str], threading.Lock] = {}
 
     def get(
         self, principal: Principal, conn: Connection | None, store: Store | None = None
     ) -> PrincipalPolicies:
-        """The principal's policies; reads storage (`conn`, else a read on `store`) on a miss."""
+        """The principal's policies; reads storage (`conn`, else a read on `store`) on a miss.
+
+        One thread loads a principal's policies at a time; when an entry has only aged
+        out (no IAM change since), the others keep using it meanwhile, so a busy
+        principal never sends every worker to the database at once.
+        """
         key = (principal.account_id, principal.kind, principal.source_name or principal.name)
-        now = self._clock.monotonic()
         entry = self._entries.get(key)
-        if entry is not None and entry[0] > now and entry[1] == self._generation:
-            return entry[2]
-        generation = self._generation
-        if conn is not None:
-            policies = load_principal_policies(conn, principal)
-        elif store is not None:
-            with store.read() as fresh:
-                policies = load_principal_policies(fresh, principal)
-        else:
-            raise RuntimeError("PolicyCache.get needs a connection or a store on a miss")
-        with self._lock:
-            if len(self._entries) > 10_000:
-                self._entries.clear()
-            self._entries[key] = (now + self._ttl, generation, policies)
-        return policies
+        now = self._clock.monotonic()
+        if entry is not None and entry[1] == self._generation:
+            if entry[0] > now:
+                return entry[2]
+            loading = self._loading.setdefault(key, threading.Lock())
+            if not loading.acquire(blocking=False):
+                return entry[2]  # another thread is refreshing it
+            loading.release()
+        with self._loading.setdefault(key, threading.Lock()):
+            entry = self._entries.get(key)
+            if entry is not None and entry[1] == self._generation and entry[0] > now:
+                return entry[2]  # loaded while we waited
+            generation = self._generation
+            if conn is not None:
+                policies = load_principal_policies(conn, principal)
+            elif store is not None:
+                with store.read() as fresh:
+                    policies = load_principal_policies(fresh, principal)
+            else:
+                raise RuntimeError("PolicyCache.get needs a connection or a store on a miss")
+            with self._lock:
+                if len(self._entries) > 10_000:
+                    self._entries.clear()
+                    self._loading.clear()
+                self._entries[key] = (self._clock.monotonic() + self._ttl, generation, policies)
+            return policies
 
     def invalidate(self) -> None:
         with self._lock:
