@@ -72,6 +72,15 @@ _SQLITE_BATCH_INSERT = (
     + " FROM json_each(?)"
 )
 _SQLITE_BATCH = 2000
+_RESOURCE_COLUMNS = "event_id, position, resource_type, resource_name"
+_SQLITE_RESOURCES_INSERT = (
+    f"INSERT INTO audit_event_resources ({_RESOURCE_COLUMNS}) SELECT "  # noqa: S608 - constants
+    + ", ".join(f"json_extract(value, '$[{i}]')" for i in range(4))
+    + " FROM json_each(?)"
+)
+_PG_RESOURCES_INSERT = (
+    f"INSERT INTO audit_event_resources ({_RESOURCE_COLUMNS}) VALUES (%s, %s, %s, %s)"  # noqa: S608
+)
 _SQLITE_EXPORT = "SELECT seq, record FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?"
 _PG_EXPORT = "SELECT seq, record FROM audit_events WHERE seq > %s ORDER BY seq LIMIT %s"
 _PG_INSERT = _insert_sql("%s")
@@ -127,17 +136,18 @@ def insert_entries(conn: Connection, entries: Sequence[AuditEntry]) -> None:
         ]
         conn.exec_driver_sql(_PG_INSERT, rows)
     resources = [
-        {
-            "event_id": entry.event_id,
-            "position": i,
-            "resource_type": r.resource_type,
-            "resource_name": r.resource_name,
-        }
+        (entry.event_id, i, r.resource_type, r.resource_name)
         for entry in entries
         for i, r in enumerate(entry.resources)
     ]
-    if resources:
-        conn.execute(audit_event_resources.insert(), resources)
+    if not resources:
+        return
+    if conn.dialect.name == "sqlite":
+        for start in range(0, len(resources), _SQLITE_BATCH):
+            chunk = orjson.dumps(resources[start : start + _SQLITE_BATCH]).decode()
+            conn.exec_driver_sql(_SQLITE_RESOURCES_INSERT, (chunk,))
+    else:
+        conn.exec_driver_sql(_PG_RESOURCES_INSERT, resources)
 
 
 class AuditLog:
