@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from proxy_support import Harness
+
 from bastion.dataplane.proxy.logs import parse_access_line
-from conftest import Harness
 
 
 def _codes(harness: Harness) -> list[str]:

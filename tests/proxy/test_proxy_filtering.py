@@ -5,9 +5,9 @@ from __future__ import annotations
 import http.client
 
 import pytest
+from proxy_support import Harness, basic, loopback_rules
 
 from bastion.rules.proxy_rules import RuleSpec
-from conftest import Harness, basic, loopback_rules
 
 
 def _denied_by(result: tuple[int, dict[str, str], bytes], rule: str) -> bool:

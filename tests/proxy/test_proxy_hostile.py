@@ -7,7 +7,7 @@ import resource
 import socket
 import time
 
-from conftest import Harness, basic
+from proxy_support import Harness, basic
 
 
 def _open(port: int, n: int) -> list[socket.socket]:
@@ -73,7 +73,7 @@ def test_upstream_read_timeout(harness: Harness) -> None:
 
 
 def test_header_too_large(harness: Harness) -> None:
-    from conftest import raw_exchange
+    from proxy_support import raw_exchange
 
     big = b"X-Big: " + b"a" * 70_000 + b"\r\n"
     out = raw_exchange(harness.port, b"GET http://127.0.0.1/ HTTP/1.1\r\n" + big + b"\r\n", 2)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from proxy_support import Harness
+
 from bastion.dataplane.proxy.logs import (
     DNS_FIELDS,
     FLOW_FIELDS,
@@ -9,7 +11,6 @@ from bastion.dataplane.proxy.logs import (
     parse_dns_line,
     parse_flow_line,
 )
-from conftest import Harness
 
 
 def test_access_log(harness: Harness) -> None:

@@ -6,13 +6,13 @@ import os
 from pathlib import Path
 
 import pytest
+from proxy_support import FAST_HASH, Harness, LoopThread, Upstream, basic, make_proxy
 
 from bastion.clock import ManualClock
 from bastion.dataplane.proxy import repo
 from bastion.gateway import proxy_cli
 from bastion.rules.proxy_rules import RuleSpec
 from bastion.storage import Store
-from conftest import FAST_HASH, Harness, LoopThread, Upstream, basic, make_proxy
 from support import postgres_database
 
 
@@ -35,9 +35,9 @@ def test_repo_round_trip(db_url: str, tmp_path: Path) -> None:
     store.migrate()
     clock = ManualClock()
     try:
-        repo.add_user(store, "bob", "pw", clock.now(), **FAST_HASH)
+        repo.add_user(store, "bob", "correct-horse-battery-staple", clock.now(), **FAST_HASH)
         with pytest.raises(repo.ProxyConfigError):
-            repo.add_user(store, "bob", "pw", clock.now(), **FAST_HASH)
+            repo.add_user(store, "bob", "correct-horse-battery-staple", clock.now(), **FAST_HASH)
         repo.add_rule(store, RuleSpec("r2", "deny", 20, domain="b.test"), clock.now())
         repo.add_rule(store, RuleSpec("r1", "allow", 10, cidr="127.0.0.1/32"), clock.now())
         with pytest.raises(ValueError):
@@ -46,7 +46,7 @@ def test_repo_round_trip(db_url: str, tmp_path: Path) -> None:
         assert repo.load_list(store, "m", "domain", tmp_path / "l.txt", clock.now()) == 1
         snap = repo.load_snapshot(store)
         assert [r.name for r in snap.rules] == ["r1", "r2"]
-        assert "bob" in snap.users and "pw" not in snap.users["bob"][0]
+        assert "bob" in snap.users and "correct-horse-battery-staple" not in snap.users["bob"][0]
         assert snap.users["bob"][0].startswith("argon2id$")
         assert snap.lists[0].entries == ("evil.test",)
         v = snap.version
@@ -152,7 +152,7 @@ def test_start_in_loop(tmp_path: Path, loop_thread: LoopThread) -> None:
     server = loop_thread.run(go())
     try:
         assert server.port > 0
-        from conftest import raw_exchange
+        from proxy_support import raw_exchange
 
         out = raw_exchange(server.port, b"GET http://127.0.0.1/ HTTP/1.1\r\n\r\n", 2)
         assert out.startswith(b"HTTP/1.1 407")

@@ -15,23 +15,22 @@ Also runnable as ``python -m bastion.gateway.edge_cli edge ...``.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import logging
 import os
 import signal
 import subprocess
 import sys
 from typing import Any
 
-from bastion.config import Settings, load_settings
+from bastion.config import Settings
+from bastion.gateway import cli_common
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", help="where the database and the WAF logs live")
-    parser.add_argument("--database-url", help="SQLAlchemy URL; default SQLite in the data dir")
-    parser.add_argument("--log-level", help="debug, info, warning, error")
-    parser.add_argument("--account-id", help="the 12-digit account id")
+    cli_common.add_common_arguments(
+        parser,
+        data_dir="where the database and the WAF logs live",
+        account_id="the 12-digit account id",
+    )
 
 
 def register(subparsers: Any) -> None:
@@ -46,15 +45,6 @@ def register(subparsers: Any) -> None:
     _common(groups.add_parser("reload", help="make running edges reload now"))
 
 
-def _store(settings: Settings) -> Any:
-    from bastion.storage import Store
-
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    store = Store(settings.effective_database_url)
-    store.migrate()
-    return store
-
-
 def handle(args: argparse.Namespace, settings: Settings) -> int:
     """Run one `bastion edge ...` command; the exit status."""
     command = args.edge_command
@@ -62,7 +52,7 @@ def handle(args: argparse.Namespace, settings: Settings) -> int:
         if args.workers > 1 and not args.worker:
             return _supervise(args, settings)
         return serve(args, settings)
-    store = _store(settings)
+    store = cli_common.open_store(settings)
     try:
         from bastion.dataplane.edge import repo
 
@@ -90,7 +80,7 @@ def _supervise(args: argparse.Namespace, settings: Settings) -> int:
     from bastion.clock import SystemClock
     from bastion.dataplane.edge import load_edge_config, sync_static_listeners
 
-    store = _store(settings)
+    store = cli_common.open_store(settings)
     config = load_edge_config()
     if config.listeners:
         sync_static_listeners(
@@ -130,62 +120,24 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     from bastion.dataplane.edge import build_server, load_edge_config
 
     config = load_edge_config()
-    store = _store(settings)
+    store = cli_common.open_store(settings)
     clock = SystemClock()
     worker = bool(getattr(args, "worker", False))
     server = build_server(settings, store, clock, config, reuse_port=worker, sync=not worker)
-    try:
-        import uvloop
 
-        runner: Any = uvloop.run
-    except ImportError:  # pragma: no cover - Windows
-        runner = asyncio.run
-
-    async def main() -> None:
-        await server.start()
+    def announce() -> None:
         names = (
             ", ".join(f"{lis.spec.host}:{lis.port}" for lis in server.listeners.values())
             or "none yet"
         )
         print(f"Bastion edge (pid {os.getpid()}) listening on {names}", flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
-        await server.stop()
 
-    try:
-        runner(main())
-    finally:
-        store.dispose()
-    return 0
+    return cli_common.run_until_signalled(server, store, announce)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Standalone entry point: ``python -m bastion.gateway.edge_cli edge ...``."""
-    parser = argparse.ArgumentParser(prog="bastion")
-    sub = parser.add_subparsers(dest="command", required=True)
-    register(sub)
-    args = parser.parse_args(argv)
-    overrides = {
-        "data_dir": args.data_dir,
-        "database_url": args.database_url,
-        "log_level": args.log_level,
-        "account_id": args.account_id,
-    }
-    try:
-        settings = load_settings(overrides)
-    except ValueError as exc:
-        print(f"bastion: {exc}", file=sys.stderr)
-        return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    return handle(args, settings)
+    return cli_common.standalone_main(register, handle, argv)
 
 
 if __name__ == "__main__":

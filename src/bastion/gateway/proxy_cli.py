@@ -19,23 +19,21 @@ a second without dropping connections. Also runnable as
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import getpass
-import logging
-import signal
 import sys
 from pathlib import Path
 from typing import Any
 
-from bastion.config import Settings, load_settings
+from bastion.config import Settings
+from bastion.gateway import cli_common
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", help="where the database and the proxy's logs live")
-    parser.add_argument("--database-url", help="SQLAlchemy URL; default SQLite in the data dir")
-    parser.add_argument("--log-level", help="debug, info, warning, error")
-    parser.add_argument("--account-id", help="the 12-digit account id (for the logs)")
+    cli_common.add_common_arguments(
+        parser,
+        data_dir="where the database and the proxy's logs live",
+        account_id="the 12-digit account id (for the logs)",
+    )
 
 
 def register(subparsers: Any) -> None:
@@ -108,15 +106,6 @@ def register(subparsers: Any) -> None:
     _common(groups.add_parser("reload", help="re-read list files; make proxies reload now"))
 
 
-def _store(settings: Settings) -> Any:
-    from bastion.storage import Store
-
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    store = Store(settings.effective_database_url)
-    store.migrate()
-    return store
-
-
 def handle(args: argparse.Namespace, settings: Settings) -> int:
     """Run one `bastion proxy ...` command; the exit status."""
     from bastion.dataplane.proxy import repo
@@ -124,7 +113,7 @@ def handle(args: argparse.Namespace, settings: Settings) -> int:
     command = args.proxy_command
     if command == "serve":
         return serve(args, settings)
-    store = _store(settings)
+    store = cli_common.open_store(settings)
     from bastion.clock import SystemClock
 
     now = SystemClock().now()
@@ -232,7 +221,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     if getattr(args, "proxy_no_auth", False):
         overrides["auth_required"] = False
     config = load_proxy_config(overrides)
-    store = _store(settings)
+    store = cli_common.open_store(settings)
     clock = SystemClock()
     iam = None
     if config.allow_iam_keys:
@@ -243,58 +232,20 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         barrier.open()
         iam = CredentialStore(store, barrier, clock)
     server = build_server(settings, store, clock, config, iam=iam)
-    try:
-        import uvloop
 
-        runner: Any = uvloop.run
-    except ImportError:  # pragma: no cover - Windows
-        runner = asyncio.run
-
-    async def main() -> None:
-        await server.start()
+    def announce() -> None:
         print(
             f"Bastion forward proxy on {config.host}:{server.port}; "
             f"logs in {server.logs.directory}",
             flush=True,
         )
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
-        await server.stop()
 
-    try:
-        runner(main())
-    finally:
-        store.dispose()
-    return 0
+    return cli_common.run_until_signalled(server, store, announce)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Standalone entry point: ``python -m bastion.gateway.proxy_cli proxy ...``."""
-    parser = argparse.ArgumentParser(prog="bastion")
-    sub = parser.add_subparsers(dest="command", required=True)
-    register(sub)
-    args = parser.parse_args(argv)
-    overrides = {
-        "data_dir": args.data_dir,
-        "database_url": args.database_url,
-        "log_level": args.log_level,
-        "account_id": args.account_id,
-    }
-    try:
-        settings = load_settings(overrides)
-    except ValueError as exc:
-        print(f"bastion: {exc}", file=sys.stderr)
-        return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    return handle(args, settings)
+    return cli_common.standalone_main(register, handle, argv)
 
 
 if __name__ == "__main__":

@@ -2,21 +2,7 @@
 
 from __future__ import annotations
 
-Headers = list[tuple[bytes, bytes]]
-
-HOP_BY_HOP = frozenset(
-    {
-        b"connection",
-        b"keep-alive",
-        b"proxy-connection",
-        b"proxy-authorization",
-        b"proxy-authenticate",
-        b"te",
-        b"trailer",
-        b"transfer-encoding",
-        b"upgrade",
-    }
-)
+from bastion.dataplane.http1 import HOP_BY_HOP, Headers
 
 REASONS = {
     100: "Continue",
@@ -83,17 +69,6 @@ def hop_names(headers: Headers) -> frozenset[bytes]:
         if token.strip()
     ]
     return HOP_BY_HOP | frozenset(extra) if extra else HOP_BY_HOP
-
-
-def has_header(headers: Headers, name: bytes) -> bool:
-    return any(key.lower() == name for key, _ in headers)
-
-
-def get_header(headers: Headers, name: bytes) -> bytes | None:
-    for key, value in headers:
-        if key.lower() == name:
-            return value
-    return None
 
 
 _TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")

@@ -35,20 +35,25 @@ import httptools
 from bastion.clock import Clock
 from bastion.dataplane.edge import repo
 from bastion.dataplane.edge.config import EdgeConfig
-from bastion.dataplane.edge.http import (
-    Headers,
-    elb_page,
-    has_header,
-    hop_names,
-    reason,
-)
+from bastion.dataplane.edge.http import elb_page, hop_names, reason
 from bastion.dataplane.edge.repo import ListenerSpec
 from bastion.dataplane.edge.waf import AclRuntime, Seen, WafReporter, build_acl, prometheus_text
+from bastion.dataplane.http1 import (
+    CLOSE,
+    KEEP_ALIVE,
+    Abort,
+    BackgroundTasks,
+    ClientBase,
+    ExchangeBase,
+    Headers,
+    UpstreamBase,
+    UpstreamPool,
+    has_header,
+    set_nodelay,
+)
 
 log = logging.getLogger("bastion.edge")
 
-KEEP_ALIVE = b"Connection: keep-alive\r\n\r\n"
-CLOSE = b"Connection: close\r\n\r\n"
 TARGET_DOWN_SECONDS = 5.0
 _STRIP_IN = frozenset(
     {
@@ -61,10 +66,6 @@ _STRIP_IN = frozenset(
     }
 )
 _ids = random.Random()
-
-
-class _Abort(Exception):
-    """Stop feeding the current parser (the message ended early, e.g. a HEAD response)."""
 
 
 class BadRequest(httptools.HttpParserError):
@@ -128,9 +129,10 @@ class Req:
 # ========================================================================= client side
 
 
-class EdgeConnection(asyncio.Protocol):
+class EdgeConnection(ClientBase):
     def __init__(self, listener: Listener) -> None:
         self.listener = listener
+        self.handler = listener
         self.server = listener.server
         self.transport: asyncio.Transport = None  # type: ignore[assignment]
         self.parser = httptools.HttpRequestParser(self)
@@ -151,10 +153,7 @@ class EdgeConnection(asyncio.Protocol):
         peer = transport.get_extra_info("peername") or ("-", 0)
         self.peer = (str(peer[0]), int(peer[1]))
         self.last_activity = self.server.mono()
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        set_nodelay(transport)
         if self.listener.total_connections() >= self.server.config.max_connections:
             self.respond_local(503, close=True)
             return
@@ -178,27 +177,8 @@ class EdgeConnection(asyncio.Protocol):
         if self.exchange is not None:
             self.exchange.resume_upstream()
 
-    def pause(self, why: str) -> None:
-        if not self.paused and not self.closed:
-            self.transport.pause_reading()
-        self.paused.add(why)
-
-    def resume(self, why: str) -> None:
-        if why in self.paused:
-            self.paused.discard(why)
-            if not self.paused and not self.closed:
-                self.transport.resume_reading()
-
     def write(self, data: bytes) -> None:
         self.transport.write(data)
-
-    def close(self) -> None:
-        if not self.closed:
-            self.transport.close()
-
-    def abort(self) -> None:
-        if not self.closed:
-            self.transport.abort()
 
     def data_received(self, data: bytes) -> None:
         self.last_activity = self.server.mono()
@@ -313,15 +293,6 @@ class EdgeConnection(asyncio.Protocol):
 
     # ---------------------------------------------------------------- dispatch
 
-    def _enqueue(self, req: Req) -> None:
-        if self.current is None:
-            self.current = req
-            self.listener.handle(self, req)
-        else:
-            self.queue.append(req)
-            if len(self.queue) >= 4:
-                self.pause("pipeline")
-
     def request_done(self, keep_alive: bool) -> None:
         req = self.current
         self.current = None
@@ -373,6 +344,12 @@ class EdgeConnection(asyncio.Protocol):
     def respond_local(self, status: int, *, close: bool = False) -> None:
         self.respond(status, [("Content-Type", "text/html")], elb_page(status), close=close)
 
+    def header_timed_out(self) -> None:
+        self.respond_local(408, close=True)
+
+    def body_timed_out(self) -> None:
+        self.abort()
+
 
 def _framing_problem(req: Req) -> str:
     """Why a request's framing is ambiguous or invalid ('' when it is fine)."""
@@ -418,25 +395,8 @@ def _framing_problem(req: Req) -> str:
 # ======================================================================= upstream side
 
 
-class Upstream(asyncio.Protocol):
+class Upstream(UpstreamBase):
     """A keep-alive connection to a target, used by one exchange at a time."""
-
-    def __init__(self, server: EdgeServer, key: tuple[str, int]) -> None:
-        self.server = server
-        self.key = key
-        self.transport: asyncio.Transport = None  # type: ignore[assignment]
-        self.exchange: Exchange | None = None
-        self.closed = False
-        self.idle_since = 0.0
-        self.reused = False
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.transport.set_write_buffer_limits(high=self.server.config.buffer_bytes)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -444,34 +404,8 @@ class Upstream(asyncio.Protocol):
         if self.exchange is not None:
             self.exchange.upstream_lost()
 
-    def data_received(self, data: bytes) -> None:
-        exchange = self.exchange
-        if exchange is None:
-            self.close()
-            return
-        exchange.from_upstream(data)
 
-    def eof_received(self) -> bool | None:
-        return None
-
-    def pause_writing(self) -> None:
-        if self.exchange is not None:
-            self.exchange.client.pause("upstream")
-
-    def resume_writing(self) -> None:
-        if self.exchange is not None:
-            self.exchange.client.resume("upstream")
-
-    def write(self, data: bytes) -> None:
-        self.transport.write(data)
-
-    def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            self.transport.close()
-
-
-class Exchange:
+class Exchange(ExchangeBase):
     """One request forwarded to a target and its response streamed back."""
 
     def __init__(
@@ -505,30 +439,6 @@ class Exchange:
         self.until_close = False
         self.pending_head = b""
         self.last_upstream = self.server.mono()
-
-    def attach(self, upstream: Upstream) -> None:
-        self.upstream = upstream
-        upstream.exchange = self
-        self.attempts += 1
-        self.parser = httptools.HttpResponseParser(self)
-        self.last_upstream = self.server.mono()
-        req = self.req
-        upstream.write(self.request_head())
-        if req.pending:
-            for chunk in req.pending:
-                self.send_body(chunk)
-            if self.attempts > 1 or not self.idempotent():
-                req.pending = []
-        if req.pending_bytes:
-            req.pending_bytes = 0
-            self.client.resume("body")
-        if self.attempts == 1:
-            req.sink = self
-        if req.complete and req.body_kind:
-            self.end_body()
-
-    def idempotent(self) -> bool:
-        return self.req.method in ("GET", "HEAD", "OPTIONS") and not self.req.body_kind
 
     def request_head(self) -> bytes:
         req = self.req
@@ -578,30 +488,7 @@ class Exchange:
         else:
             up.write(chunk)
 
-    def end_body(self) -> None:
-        up = self.upstream
-        if up is not None and not up.closed and self.req.body_kind == 2:
-            up.write(b"0\r\n\r\n")
-
     # ----------------------------------------------------------- response side
-
-    def from_upstream(self, data: bytes) -> None:
-        self.last_upstream = self.server.mono()
-        try:
-            self.parser.feed_data(data)
-        except _Abort:
-            pass
-        except httptools.HttpParserError:
-            self.fail(502)
-
-    def on_message_begin(self) -> None:
-        self.headers = []
-
-    def on_status(self, status: bytes) -> None:
-        self.reason = status
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         parser = self.parser
@@ -645,7 +532,7 @@ class Exchange:
         self.head_sent = True
         if self.is_head:
             self.on_message_complete()
-            raise _Abort
+            raise Abort
 
     def on_body(self, body: bytes) -> None:
         if self.in_1xx:
@@ -674,30 +561,9 @@ class Exchange:
         self.server.count_status(self.listener, self.status)
         self.client.request_done(self.client_keep)
 
-    def finish_upstream(self) -> None:
-        up = self.upstream
-        if up is None:
-            return
-        self.upstream = None
-        up.exchange = None
-        if self.client.write_paused:
-            with contextlib.suppress(Exception):
-                up.transport.resume_reading()
-        if self.up_keep_alive and self.req.complete and not up.closed:
-            self.server.pool_put(up)
-        else:
-            up.close()
-        self.client.resume("upstream")
-
     def fail(self, status: int) -> None:
-        if self.done:
+        if not self.drop_upstream():
             return
-        self.done = True
-        up = self.upstream
-        if up is not None:
-            up.exchange = None
-            up.close()
-            self.upstream = None
         self.server.count("bastion_edge_target_errors_total", self.listener.label)
         if self.head_sent:  # too late for an error page: cut the response short
             self.client.abort()
@@ -705,44 +571,14 @@ class Exchange:
             return
         self.client.respond_local(status)
 
-    def upstream_lost(self) -> None:
-        if self.done:
-            return
-        up = self.upstream
-        self.upstream = None
-        if (
-            not self.head_sent
-            and not self.sent_any_response
-            and up is not None
-            and up.reused
-            and self.attempts == 1
-            and self.idempotent()
-        ):
-            self.server.spawn(self.listener.connect_then(self, retry=True))
-            return
-        if self.head_sent and self.until_close:
-            self.up_keep_alive = False
-            self.on_message_complete()
-        if not self.done:
-            self.fail(502)
+    def bad_response(self) -> None:
+        self.fail(502)
 
-    def client_lost(self) -> None:
-        if not self.done:
-            self.done = True
-            up = self.upstream
-            if up is not None:
-                up.exchange = None
-                up.close()
+    def retry(self) -> None:
+        self.server.spawn(self.listener.connect_then(self, retry=True))
 
-    def pause_upstream(self) -> None:
-        up = self.upstream
-        if up is not None and not up.closed:
-            up.transport.pause_reading()
-
-    def resume_upstream(self) -> None:
-        up = self.upstream
-        if up is not None and not up.closed:
-            up.transport.resume_reading()
+    def upstream_closed(self) -> None:
+        self.fail(502)
 
 
 # ============================================================================ listener
@@ -960,8 +796,11 @@ class Listener:
 # ============================================================================== server
 
 
-class EdgeServer:
+class EdgeServer(UpstreamPool, BackgroundTasks):
     """Every listener of this process. Build, `await start()`, `await stop()`."""
+
+    _log = log
+    _task_failed = "edge background task failed"
 
     def __init__(
         self,
@@ -997,6 +836,7 @@ class EdgeServer:
         ]
         self._reload_lock: asyncio.Lock | None = None
         self._reports = 0
+        self._report_lock = asyncio.Lock()
 
     # ------------------------------------------------------------ lifecycle
 
@@ -1021,28 +861,13 @@ class EdgeServer:
             *(lis.stop(0.5) for lis in self.listeners.values()), return_exceptions=True
         )
         self.listeners.clear()
-        for conns in list(self.pool.values()):
-            for up in list(conns):
-                up.close()
+        self.pool_close_all()
         for task in list(self.tasks):
             task.cancel()
         await asyncio.sleep(0)
         with contextlib.suppress(Exception):
             await self.flush_logs()
             await self.report()
-
-    def spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-
-    async def _every(self, interval: float, fn: Callable[[], Any]) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                fn()
-            except Exception:  # pragma: no cover - keep the loop alive
-                log.exception("edge background task failed")
 
     async def _every_async(self, interval: float, fn: Callable[[], Any]) -> None:
         while True:
@@ -1188,20 +1013,23 @@ class EdgeServer:
         return decision, seen
 
     async def report(self) -> None:
-        counters, samples = self.reporter.take()
-        if not counters and not samples:
-            return
-        self._reports += 1
-        prune = self._reports % 30 == 1
-        loop = asyncio.get_running_loop()
-        try:
-            await loop.run_in_executor(
-                None,
-                lambda: repo.report(self.store, counters, samples, self.wall(), prune=prune),
-            )
-        except Exception:
-            self.reporter.restore(counters)
-            raise
+        # Exclusive with serve_metrics: while a report is being written, its counters are
+        # neither in memory nor (yet) in storage, and a concurrent read would miss them.
+        async with self._report_lock:
+            counters, samples = self.reporter.take()
+            if not counters and not samples:
+                return
+            self._reports += 1
+            prune = self._reports % 30 == 1
+            loop = asyncio.get_running_loop()
+            try:
+                await loop.run_in_executor(
+                    None,
+                    lambda: repo.report(self.store, counters, samples, self.wall(), prune=prune),
+                )
+            except Exception:
+                self.reporter.restore(counters)
+                raise
 
     async def flush_logs(self) -> None:
         if self.reporter.log_lines:
@@ -1232,12 +1060,13 @@ class EdgeServer:
     async def serve_metrics(self, conn: EdgeConnection, req: Req) -> None:
         try:
             loop = asyncio.get_running_loop()
-            stored = await loop.run_in_executor(None, repo.read_metrics, self.store)
             totals: dict[tuple[str, str, str], int] = {}
-            for acl, rule, metric, value in stored:
-                totals[(acl, rule, metric)] = value
-            for key, value in self.reporter.counters.items():
-                totals[key] = totals.get(key, 0) + value
+            async with self._report_lock:  # stored + in memory, with no report in between
+                stored = await loop.run_in_executor(None, repo.read_metrics, self.store)
+                for acl, rule, metric, value in stored:
+                    totals[(acl, rule, metric)] = value
+                for key, value in self.reporter.counters.items():
+                    totals[key] = totals.get(key, 0) + value
             names = {arn: acl.metric_name for arn, acl in self.acls.items()}
             regions = {arn: acl.region for arn, acl in self.acls.items()}
             counters = dict(self.edge_counters)
@@ -1252,30 +1081,6 @@ class EdgeServer:
             log.exception("edge metrics failed")
             if not conn.closed and conn.current is req:
                 conn.respond_local(500)
-
-    # ----------------------------------------------------------------- pool
-
-    def pool_take(self, key: tuple[str, int]) -> Upstream | None:
-        conns = self.pool.get(key)
-        while conns:
-            up = conns.pop()
-            if not up.closed:
-                up.reused = True
-                return up
-        return None
-
-    def pool_put(self, up: Upstream) -> None:
-        conns = self.pool.setdefault(up.key, [])
-        if len(conns) >= self.config.upstream_pool_size:
-            up.close()
-            return
-        up.idle_since = self.mono()
-        conns.append(up)
-
-    def pool_discard(self, up: Upstream) -> None:
-        conns = self.pool.get(up.key)
-        if conns and up in conns:
-            conns.remove(up)
 
     # ---------------------------------------------------------------- sweep
 
@@ -1296,25 +1101,5 @@ class EdgeServer:
                 ):
                     exchange.fail(504)
                     continue
-                parsing = conn.parsing
-                if parsing is not None and not parsing.head_done:
-                    if now - parsing.begin > cfg.header_timeout:
-                        if conn.current is None:
-                            conn.respond_local(408, close=True)
-                        else:
-                            conn.abort()
-                    continue
-                if parsing is not None and parsing.head_done and not parsing.complete:
-                    if now - parsing.last_body > cfg.body_timeout:
-                        conn.abort()
-                    continue
-                if (
-                    conn.current is None
-                    and parsing is None
-                    and now - conn.last_activity > cfg.idle_timeout
-                ):
-                    conn.close()
-        for conns in list(self.pool.values()):
-            for up in list(conns):
-                if now - up.idle_since > cfg.upstream_idle_timeout:
-                    up.close()
+                conn.sweep_timeouts(now, cfg)
+        self.pool_sweep(now)

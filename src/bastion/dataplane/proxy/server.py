@@ -25,6 +25,20 @@ from typing import Any, cast
 import httptools
 
 from bastion.clock import Clock
+from bastion.dataplane.http1 import (
+    CLOSE,
+    HOP_BY_HOP,
+    KEEP_ALIVE,
+    Abort,
+    BackgroundTasks,
+    ClientBase,
+    ExchangeBase,
+    UpstreamBase,
+    UpstreamPool,
+    get_header,
+    has_header,
+    set_nodelay,
+)
 from bastion.dataplane.proxy.auth import IamKeys, ProxyAuthenticator
 from bastion.dataplane.proxy.cache import (
     UNSAFE_METHODS,
@@ -56,22 +70,7 @@ from bastion.rules.proxy_rules import (
 
 log = logging.getLogger("bastion.proxy")
 
-HOP_BY_HOP = frozenset(
-    {
-        b"connection",
-        b"keep-alive",
-        b"proxy-connection",
-        b"proxy-authorization",
-        b"proxy-authenticate",
-        b"te",
-        b"trailer",
-        b"transfer-encoding",
-        b"upgrade",
-    }
-)
 VIA = b"1.1 bastion"
-KEEP_ALIVE = b"Connection: keep-alive\r\n\r\n"
-CLOSE = b"Connection: close\r\n\r\n"
 REALM = b'Basic realm="Bastion proxy"'
 REASONS = {
     200: "OK",
@@ -88,10 +87,6 @@ REASONS = {
     503: "Service Unavailable",
     504: "Gateway Timeout",
 }
-
-
-class _Abort(Exception):
-    """Stop feeding the current parser (the message ended early, e.g. a HEAD response)."""
 
 
 def _hop_names(headers: Headers) -> frozenset[bytes]:
@@ -152,9 +147,10 @@ class Request:
 # ========================================================================= client side
 
 
-class ClientConnection(asyncio.Protocol):
+class ClientConnection(ClientBase):
     def __init__(self, server: ProxyServer) -> None:
         self.server = server
+        self.handler = server
         self.transport: asyncio.Transport = None  # type: ignore[assignment]
         self.parser = httptools.HttpRequestParser(self)
         self.peer: tuple[str, int] = ("-", 0)
@@ -185,10 +181,7 @@ class ClientConnection(asyncio.Protocol):
         self.local = (str(local[0]), int(local[1]))
         self.last_activity = server.mono()
         self.start = int(server.wall())
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        set_nodelay(transport)
         if len(server.clients) >= server.config.max_connections:
             self.respond_error(503, "too many connections", close=True)
             return
@@ -228,28 +221,9 @@ class ClientConnection(asyncio.Protocol):
         elif self.tunnel is not None:
             self.tunnel.resume_upstream()
 
-    def pause(self, reason: str) -> None:
-        if not self.paused and not self.closed:
-            self.transport.pause_reading()
-        self.paused.add(reason)
-
-    def resume(self, reason: str) -> None:
-        if reason in self.paused:
-            self.paused.discard(reason)
-            if not self.paused and not self.closed:
-                self.transport.resume_reading()
-
     def write(self, data: bytes) -> None:
         self.bytes_out += len(data)
         self.transport.write(data)
-
-    def close(self) -> None:
-        if not self.closed:
-            self.transport.close()
-
-    def abort(self) -> None:
-        if not self.closed:
-            self.transport.abort()
 
     def data_received(self, data: bytes) -> None:
         self.bytes_in += len(data)
@@ -354,15 +328,6 @@ class ClientConnection(asyncio.Protocol):
 
     # ---------------------------------------------------------------- dispatch
 
-    def _enqueue(self, req: Request) -> None:
-        if self.current is None:
-            self.current = req
-            self.server.handle(self, req)
-        else:
-            self.queue.append(req)
-            if len(self.queue) >= 4:
-                self.pause("pipeline")
-
     def request_done(self, keep_alive: bool) -> None:
         """The response to `current` has been written (or aborted)."""
         req = self.current
@@ -427,6 +392,15 @@ class ClientConnection(asyncio.Protocol):
             headers.append(("Proxy-Authenticate", REALM.decode()))
         self.respond(status, headers, body, close=close)
 
+    def header_timed_out(self) -> None:
+        self.respond_error(408, "request headers too slow", close=True)
+
+    def body_timed_out(self) -> None:
+        exchange = self.exchange
+        if exchange is not None:
+            exchange.fail(408, "request body too slow")
+        self.abort()
+
 
 def _error_page(status: int, message: str, rule: str) -> bytes:
     title = f"{status} {REASONS.get(status, 'Error')}"
@@ -441,33 +415,21 @@ def _error_page(status: int, message: str, rule: str) -> bytes:
 # ======================================================================= upstream side
 
 
-class Upstream(asyncio.Protocol):
+class Upstream(UpstreamBase):
     """A keep-alive connection to an origin server, used by one exchange at a time."""
 
     def __init__(self, server: ProxyServer, key: tuple[str, int]) -> None:
-        self.server = server
-        self.key = key
-        self.transport: asyncio.Transport = None  # type: ignore[assignment]
-        self.exchange: Exchange | None = None
-        self.closed = False
-        self.idle_since = 0.0
+        super().__init__(server, key)
         self.sent = 0
         self.received = 0
         self.start = 0
         self.local: tuple[str, int] = ("-", 0)
-        self.reused = False
-        self.write_paused = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)
         self.start = int(self.server.wall())
         local = transport.get_extra_info("sockname") or ("-", 0)
         self.local = (str(local[0]), int(local[1]))
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.transport.set_write_buffer_limits(high=self.server.config.buffer_bytes)
+        super().connection_made(transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -493,30 +455,12 @@ class Upstream(asyncio.Protocol):
             return
         exchange.from_upstream(data)
 
-    def eof_received(self) -> bool | None:
-        return None
-
-    def pause_writing(self) -> None:
-        self.write_paused = True
-        if self.exchange is not None:
-            self.exchange.client.pause("upstream")
-
-    def resume_writing(self) -> None:
-        self.write_paused = False
-        if self.exchange is not None:
-            self.exchange.client.resume("upstream")
-
     def write(self, data: bytes) -> None:
         self.sent += len(data)
         self.transport.write(data)
 
-    def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            self.transport.close()
 
-
-class Exchange:
+class Exchange(ExchangeBase):
     """One plain-HTTP request forwarded upstream and its response streamed back."""
 
     def __init__(
@@ -565,29 +509,8 @@ class Exchange:
     # ------------------------------------------------------------ request side
 
     def attach(self, upstream: Upstream) -> None:
-        self.upstream = upstream
-        upstream.exchange = self
-        self.attempts += 1
-        self.parser = httptools.HttpResponseParser(self)
-        self.last_upstream = self.server.mono()
         self.request_time = self.server.wall()
-        req = self.req
-        upstream.write(self.request_head())
-        if req.pending:
-            for chunk in req.pending:
-                self.send_body(chunk)
-            if self.attempts > 1 or not self.idempotent():
-                req.pending = []
-        if req.pending_bytes:
-            req.pending_bytes = 0
-            self.client.resume("body")
-        if self.attempts == 1:
-            req.sink = self
-        if req.complete and req.body_kind:
-            self.end_body()
-
-    def idempotent(self) -> bool:
-        return self.req.method in ("GET", "HEAD", "OPTIONS") and not self.req.body_kind
+        super().attach(upstream)
 
     def request_head(self) -> bytes:
         req = self.req
@@ -629,30 +552,7 @@ class Exchange:
         else:
             up.write(chunk)
 
-    def end_body(self) -> None:
-        up = self.upstream
-        if up is not None and not up.closed and self.req.body_kind == 2:
-            up.write(b"0\r\n\r\n")
-
     # ----------------------------------------------------------- response side
-
-    def from_upstream(self, data: bytes) -> None:
-        self.last_upstream = self.server.mono()
-        try:
-            self.parser.feed_data(data)
-        except _Abort:
-            pass
-        except httptools.HttpParserError:
-            self.fail(502, "the upstream server sent an invalid response")
-
-    def on_message_begin(self) -> None:
-        self.headers = []
-
-    def on_status(self, status: bytes) -> None:
-        self.reason = status
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         parser = self.parser
@@ -679,7 +579,7 @@ class Exchange:
             server.serve_entry(
                 self.client, self.req, entry, self.code, self.user, self.rule, self.target
             )
-            raise _Abort
+            raise Abort
         if entry is not None:
             self.code = "TCP_REFRESH_MODIFIED"
         no_body = self.is_head or status in (204, 304)
@@ -700,7 +600,7 @@ class Exchange:
                     chunked_in = True
                 continue
             if lname == b"content-length":
-                if chunked_in or _has(headers, b"transfer-encoding"):
+                if chunked_in or has_header(headers, b"transfer-encoding"):
                     chunked_in = True
                     continue
                 length = value
@@ -727,7 +627,7 @@ class Exchange:
         self.head_sent = True
         if self.is_head:
             self.on_message_complete()
-            raise _Abort
+            raise Abort
 
     def on_body(self, body: bytes) -> None:
         if self.in_1xx:
@@ -790,32 +690,11 @@ class Exchange:
         )
         self.client.request_done(self.client_keep)
 
-    def finish_upstream(self) -> None:
-        up = self.upstream
-        if up is None:
-            return
-        self.upstream = None
-        up.exchange = None
-        if self.client.write_paused:
-            with contextlib.suppress(Exception):
-                up.transport.resume_reading()
-        if self.up_keep_alive and self.req.complete and not up.closed:
-            self.server.pool_put(up)
-        else:
-            up.close()
-        self.client.resume("upstream")
-
     # --------------------------------------------------------------- failures
 
     def fail(self, status: int, message: str) -> None:
-        if self.done:
+        if not self.drop_upstream():
             return
-        self.done = True
-        up = self.upstream
-        if up is not None:
-            up.exchange = None
-            up.close()
-            self.upstream = None
         if self.head_sent:  # too late for an error page: cut the response short
             self.server.log_request(
                 self.client,
@@ -846,45 +725,14 @@ class Exchange:
         )
         self.client.respond_error(status, message)
 
-    def upstream_lost(self) -> None:
-        if self.done:
-            return
-        up = self.upstream
-        self.upstream = None
-        if (
-            not self.head_sent
-            and not self.sent_any_response
-            and up is not None
-            and up.reused
-            and self.attempts == 1
-            and self.idempotent()
-        ):
-            # a pooled connection the server had closed meanwhile: try a fresh one
-            self.server.retry(self)
-            return
-        if self.head_sent and self.until_close:  # a body delimited by the close
-            self.up_keep_alive = False
-            self.on_message_complete()
-        if not self.done:
-            self.fail(502, "the upstream server closed the connection")
+    def bad_response(self) -> None:
+        self.fail(502, "the upstream server sent an invalid response")
 
-    def client_lost(self) -> None:
-        if not self.done:
-            self.done = True
-            up = self.upstream
-            if up is not None:
-                up.exchange = None
-                up.close()
+    def retry(self) -> None:
+        self.server.retry(self)
 
-    def pause_upstream(self) -> None:
-        up = self.upstream
-        if up is not None and not up.closed:
-            up.transport.pause_reading()
-
-    def resume_upstream(self) -> None:
-        up = self.upstream
-        if up is not None and not up.closed:
-            up.transport.resume_reading()
+    def upstream_closed(self) -> None:
+        self.fail(502, "the upstream server closed the connection")
 
 
 # ============================================================================== tunnel
@@ -902,10 +750,7 @@ class TunnelUpstream(asyncio.Protocol):
         self.start = int(self.tunnel.server.wall())
         local = transport.get_extra_info("sockname") or ("-", 0)
         self.local = (str(local[0]), int(local[1]))
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        set_nodelay(transport)
         self.transport.set_write_buffer_limits(high=self.tunnel.server.config.buffer_bytes)
 
     def data_received(self, data: bytes) -> None:
@@ -1094,8 +939,11 @@ def _parse_target(req: Request) -> _Target | str:
     return _Target(host, port, path, authority, canonical)
 
 
-class ProxyServer:
+class ProxyServer(UpstreamPool, BackgroundTasks):
     """The forward proxy. Build, `await start()`, `await stop()`."""
+
+    _log = log
+    _task_failed = "proxy background task failed"
 
     def __init__(
         self,
@@ -1208,9 +1056,7 @@ class ProxyServer:
             srv.close()
         for client in list(self.clients):
             client.abort()
-        for conns in list(self.pool.values()):
-            for up in list(conns):
-                up.close()
+        self.pool_close_all()
         for task in list(self.tasks):
             task.cancel()
         for srv in self.servers:
@@ -1218,14 +1064,6 @@ class ProxyServer:
                 await asyncio.wait_for(srv.wait_closed(), 2)
         await asyncio.sleep(0)
         self.logs.flush()
-
-    async def _every(self, interval: float, fn: Callable[[], Any]) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                fn()
-            except Exception:  # pragma: no cover - keep the loop alive
-                log.exception("proxy background task failed")
 
     # -------------------------------------------------------- configuration
 
@@ -1323,11 +1161,6 @@ class ProxyServer:
             self._filter(client, req, target, user)
         except Exception:
             self._internal_error(client, req)
-
-    def spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
 
     def _internal_error(self, client: ClientConnection, req: Request) -> None:
         log.exception("proxy request failed")
@@ -1432,8 +1265,8 @@ class ProxyServer:
                 cacheable = True
                 entry = cache.lookup(target.cache_key, req.headers)
                 if entry is not None:
-                    cc = parse_cache_control(_get(req.headers, b"cache-control"))
-                    pragma = _get(req.headers, b"pragma")
+                    cc = parse_cache_control(get_header(req.headers, b"cache-control"))
+                    pragma = get_header(req.headers, b"pragma")
                     if pragma is not None and b"no-cache" in pragma.lower() and not cc:
                         cc = {"no-cache": ""}
                     if entry.is_fresh(self.wall(), cc):
@@ -1623,7 +1456,7 @@ class ProxyServer:
     ) -> None:
         now = self.wall()
         age = int(entry.current_age(now))
-        inm = _get(req.headers, b"if-none-match")
+        inm = get_header(req.headers, b"if-none-match")
         keep = req.keep_alive and req.complete
         tail = b"Connection: keep-alive\r\n\r\n" if keep else b"Connection: close\r\n\r\n"
         if (
@@ -1643,7 +1476,7 @@ class ProxyServer:
                 + body
             )
             status, nbytes = entry.status, len(body)
-        ctype = _get(entry.headers, b"content-type")
+        ctype = get_header(entry.headers, b"content-type")
         self.log_request(
             client,
             req,
@@ -1657,30 +1490,6 @@ class ProxyServer:
             target,
         )
         client.request_done(keep)
-
-    # ----------------------------------------------------------------- pool
-
-    def pool_take(self, key: tuple[str, int]) -> Upstream | None:
-        conns = self.pool.get(key)
-        while conns:
-            up = conns.pop()
-            if not up.closed:
-                up.reused = True
-                return up
-        return None
-
-    def pool_put(self, up: Upstream) -> None:
-        conns = self.pool.setdefault(up.key, [])
-        if len(conns) >= self.config.upstream_pool_size:
-            up.close()
-            return
-        up.idle_since = self.mono()
-        conns.append(up)
-
-    def pool_discard(self, up: Upstream) -> None:
-        conns = self.pool.get(up.key)
-        if conns and up in conns:
-            conns.remove(up)
 
     # ---------------------------------------------------------------- sweep
 
@@ -1707,30 +1516,8 @@ class ProxyServer:
             ):
                 exchange.fail(504, "the upstream server did not answer in time")
                 continue
-            parsing = client.parsing
-            if parsing is not None and not parsing.head_done:
-                if now - parsing.begin > cfg.header_timeout:
-                    if client.current is None:
-                        client.respond_error(408, "request headers too slow", close=True)
-                    else:
-                        client.abort()
-                continue
-            if parsing is not None and parsing.head_done and not parsing.complete:
-                if now - parsing.last_body > cfg.body_timeout:
-                    if exchange is not None:
-                        exchange.fail(408, "request body too slow")
-                    client.abort()
-                continue
-            if (
-                client.current is None
-                and parsing is None
-                and now - client.last_activity > cfg.idle_timeout
-            ):
-                client.close()
-        for conns in list(self.pool.values()):
-            for up in list(conns):
-                if now - up.idle_since > cfg.upstream_idle_timeout:
-                    up.close()
+            client.sweep_timeouts(now, cfg)
+        self.pool_sweep(now)
 
     # ------------------------------------------------------------------ logs
 
@@ -1780,17 +1567,6 @@ class ProxyServer:
             "cache": dict(self.cache.stats) if self.cache else {},
             "rules_version": self.version,
         }
-
-
-def _has(headers: Headers, name: bytes) -> bool:
-    return any(key.lower() == name for key, _ in headers)
-
-
-def _get(headers: Headers, name: bytes) -> bytes | None:
-    for key, value in headers:
-        if key.lower() == name:
-            return value
-    return None
 
 
 def _close_winner(task: asyncio.Task[Any]) -> None:

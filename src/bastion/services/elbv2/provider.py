@@ -23,6 +23,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from bastion.context import RequestContext
 from bastion.errors import ClientError
+from bastion.services import common
 from bastion.services.base import Provider, operation
 from bastion.storage.elbv2_tables import (
     bump_elbv2_version,
@@ -73,9 +74,7 @@ def _hex() -> str:
 
 
 def _tags_in(tags: Iterable[dict[str, Any]] | None) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for tag in tags or ():
-        out[tag["Key"]] = tag.get("Value", "")
+    out = common.tags_from_list(tags or ())
     if len(out) > MAX_TAGS:
         raise elb_error("TooManyTags", "Too many tags")
     return out
@@ -95,20 +94,13 @@ def _check_name(name: str, kind: str) -> None:
         raise validation("Load balancer names cannot start with 'internal-'")
 
 
+def _invalid_marker(_marker: str) -> ClientError:
+    return validation("Invalid marker")
+
+
 def _page(items: list[dict[str, Any]], request: dict[str, Any], key: str) -> dict[str, Any]:
-    start = 0
-    marker = request.get("Marker")
-    if marker:
-        try:
-            start = int(marker)
-        except ValueError:
-            raise validation("Invalid marker") from None
     size = request.get("PageSize") or 400
-    page = items[start : start + size]
-    out: dict[str, Any] = {key: page}
-    if start + size < len(items):
-        out["NextMarker"] = str(start + size)
-    return out
+    return common.offset_page(items, request.get("Marker"), size, key, _invalid_marker)
 
 
 class Elbv2Provider(Provider):
@@ -291,7 +283,7 @@ class Elbv2Provider(Provider):
                 subnets=orjson.dumps(subnets).decode(),
                 security_groups=orjson.dumps(request.get("SecurityGroups") or []).decode(),
                 attributes="{}",
-                tags=orjson.dumps(tags).decode(),
+                tags=common.dump_tags(tags),
                 source="api",
                 created_at=ctx.now,
             )
@@ -423,7 +415,7 @@ class Elbv2Provider(Provider):
                 vpc_id=request.get("VpcId") or "",
                 health_check=orjson.dumps(hc).decode(),
                 attributes="{}",
-                tags=orjson.dumps(_tags_in(request.get("Tags"))).decode(),
+                tags=common.dump_tags(_tags_in(request.get("Tags"))),
                 source="api",
                 created_at=ctx.now,
             )
@@ -663,7 +655,7 @@ class Elbv2Provider(Provider):
                 or ("ELBSecurityPolicy-2016-08" if protocol == "HTTPS" else ""),
                 certificates=orjson.dumps(certs).decode(),
                 default_actions=orjson.dumps(actions).decode(),
-                tags=orjson.dumps(tags).decode(),
+                tags=common.dump_tags(tags),
                 source="api",
                 created_at=ctx.now,
             )
@@ -747,12 +739,12 @@ class Elbv2Provider(Provider):
         self._auth(ctx, "AddTags", list(request["ResourceArns"]))
         for arn in request["ResourceArns"]:
             table, row = self._tagged(ctx, arn)
-            tags = orjson.loads(row.tags or "{}")
+            tags = common.load_tags(row.tags)
             tags.update(_tags_in(request["Tags"]))
             if len(tags) > MAX_TAGS:
                 raise elb_error("TooManyTags", "Too many tags")
             ctx.tx.execute(
-                update(table).where(table.c.arn == arn).values(tags=orjson.dumps(tags).decode())
+                update(table).where(table.c.arn == arn).values(tags=common.dump_tags(tags))
             )
         bump_elbv2_version(ctx.tx)
         return {}
@@ -762,11 +754,11 @@ class Elbv2Provider(Provider):
         self._auth(ctx, "RemoveTags", list(request["ResourceArns"]))
         for arn in request["ResourceArns"]:
             table, row = self._tagged(ctx, arn)
-            tags = orjson.loads(row.tags or "{}")
+            tags = common.load_tags(row.tags)
             for key in request["TagKeys"]:
                 tags.pop(key, None)
             ctx.tx.execute(
-                update(table).where(table.c.arn == arn).values(tags=orjson.dumps(tags).decode())
+                update(table).where(table.c.arn == arn).values(tags=common.dump_tags(tags))
             )
         bump_elbv2_version(ctx.tx)
         return {}
@@ -777,8 +769,6 @@ class Elbv2Provider(Provider):
         out = []
         for arn in request["ResourceArns"]:
             _, row = self._tagged(ctx, arn)
-            tags = orjson.loads(row.tags or "{}")
-            out.append(
-                {"ResourceArn": arn, "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
-            )
+            tags = common.load_tags(row.tags)
+            out.append({"ResourceArn": arn, "Tags": common.tags_to_list(tags)})
         return {"TagDescriptions": out}

@@ -21,6 +21,7 @@ import orjson
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from bastion.context import RequestContext
+from bastion.services import common
 from bastion.services.base import Provider, operation
 from bastion.services.wafv2 import errors as e
 from bastion.storage.elbv2_tables import elbv2_load_balancers
@@ -275,7 +276,7 @@ class Wafv2Provider(Provider):
         if taken is not None:
             raise e.duplicate()
         token = _token()
-        tags = {t["Key"]: t.get("Value", "") for t in request.get("Tags") or []}
+        tags = common.tags_from_list(request.get("Tags") or [])
         ctx.tx.execute(
             insert(wafv2_resources).values(
                 arn=arn,
@@ -289,7 +290,7 @@ class Wafv2Provider(Provider):
                 lock_token=token,
                 capacity=capacity,
                 doc=dump_doc(doc),
-                tags=orjson.dumps(tags).decode(),
+                tags=common.dump_tags(tags),
                 created_at=ctx.now,
                 updated_at=ctx.now,
             )
@@ -985,14 +986,14 @@ class Wafv2Provider(Provider):
         arn = request["ResourceARN"]
         self._auth(ctx, "TagResource", [arn])
         row = self._row_by_arn(ctx, arn)
-        tags = orjson.loads(row.tags or "{}")
-        tags.update({t["Key"]: t.get("Value", "") for t in request["Tags"]})
+        tags = common.load_tags(row.tags)
+        tags.update(common.tags_from_list(request["Tags"]))
         if len(tags) > 50:
             raise e.limits()
         ctx.tx.execute(
             update(wafv2_resources)
             .where(wafv2_resources.c.arn == arn)
-            .values(tags=orjson.dumps(tags).decode())
+            .values(tags=common.dump_tags(tags))
         )
         return {}
 
@@ -1001,13 +1002,13 @@ class Wafv2Provider(Provider):
         arn = request["ResourceARN"]
         self._auth(ctx, "UntagResource", [arn])
         row = self._row_by_arn(ctx, arn)
-        tags = orjson.loads(row.tags or "{}")
+        tags = common.load_tags(row.tags)
         for key in request["TagKeys"]:
             tags.pop(key, None)
         ctx.tx.execute(
             update(wafv2_resources)
             .where(wafv2_resources.c.arn == arn)
-            .values(tags=orjson.dumps(tags).decode())
+            .values(tags=common.dump_tags(tags))
         )
         return {}
 
@@ -1018,25 +1019,19 @@ class Wafv2Provider(Provider):
         arn = request["ResourceARN"]
         self._auth(ctx, "ListTagsForResource", [arn])
         row = self._row_by_arn(ctx, arn)
-        tags = orjson.loads(row.tags or "{}")
+        tags = common.load_tags(row.tags)
         return {
             "TagInfoForResource": {
                 "ResourceARN": arn,
-                "TagList": [{"Key": k, "Value": v} for k, v in tags.items()],
+                "TagList": common.tags_to_list(tags),
             }
         }
 
 
+def _invalid_marker(marker: str) -> Exception:
+    return e.invalid("NEXT_MARKER", marker)
+
+
 def _paged(items: list[Any], request: dict[str, Any], key: str) -> dict[str, Any]:
-    start = 0
-    marker = request.get("NextMarker")
-    if marker:
-        try:
-            start = int(marker)
-        except ValueError:
-            raise e.invalid("NEXT_MARKER", marker) from None
     limit = request.get("Limit") or 100
-    out: dict[str, Any] = {key: items[start : start + limit]}
-    if start + limit < len(items):
-        out["NextMarker"] = str(start + limit)
-    return out
+    return common.offset_page(items, request.get("NextMarker"), limit, key, _invalid_marker)
