@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import datetime
 import json
 import os
 import sys
@@ -28,10 +27,8 @@ if __package__ in (None, ""):  # run as a script: make the `benchmarks` package 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import loadgen, targets
-from benchmarks.bench_sts import environment
 
 NAME = "kms_crypto"
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 ALL_TARGETS = ("bastion", "moto")
 ALL_OPS = ("Encrypt", "Decrypt", "GenerateDataKey")
 JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
@@ -192,60 +189,27 @@ def print_tables(results: dict[str, dict[str, dict[str, Any]]], ops: list[str]) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per op")
-    parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds first")
-    parser.add_argument("--concurrency", type=int, default=16, help="connections in total")
-    parser.add_argument("--processes", type=int, default=4, help="client processes")
-    parser.add_argument("--targets", default=",".join(ALL_TARGETS), help="comma-separated")
-    parser.add_argument("--ops", default=",".join(ALL_OPS), help="comma-separated")
-    parser.add_argument("--name", default=NAME, help="results file: results/<name>.json")
-    args = parser.parse_args(argv)
-    names = [n.strip() for n in args.targets.split(",") if n.strip()]
-    ops = [o.strip() for o in args.ops.split(",") if o.strip()]
-    if set(names) - set(ALL_TARGETS) or set(ops) - set(ALL_OPS):
-        parser.error(f"targets: {', '.join(ALL_TARGETS)}; ops: {', '.join(ALL_OPS)}")
-    print(
-        f"KMS {', '.join(ops)} (SigV4, pre-signed replay, 1 KB plaintext): {args.concurrency} "
-        f"keep-alive connections over {args.processes} client processes, {args.warmup:g} s "
-        f"warm-up, {args.duration:g} s measured per operation; {os.cpu_count()} CPUs",
-        flush=True,
-    )
-    results: dict[str, dict[str, dict[str, Any]]] = {}
-    failed: dict[str, str] = {}
-    for name in names:
-        print(f"  {name} ...", flush=True)
-        try:
-            results[name] = bench_target(name, ops, args)
-        except (targets.TargetError, loadgen.LoadError, OSError, AssertionError) as exc:
-            failed[name] = str(exc)
-            print(f"  {name} failed: {exc}", file=sys.stderr, flush=True)
-    verdicts = print_tables(results, ops)
-    for name, error in failed.items():
-        print(f"{name} FAILED: {error.splitlines()[0] if error else ''}")
+    from benchmarks.matrix import run_matrix  # imports this module's print_tables
 
-    RESULTS_DIR.mkdir(exist_ok=True)
-    out = RESULTS_DIR / f"{args.name}.json"
-    document = {
-        "benchmark": "kms:Encrypt,Decrypt,GenerateDataKey",
-        "timestamp": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "params": {
-            "duration_s": args.duration,
-            "warmup_s": args.warmup,
-            "concurrency": args.concurrency,
-            "processes": args.processes,
-            "targets": names,
-            "ops": ops,
-            "plaintext_bytes": 1024,
-        },
-        "environment": environment(),
-        "results": results,
-        "failed": failed,
-        "verdicts": verdicts,
-    }
-    out.write_text(json.dumps(document, indent=2) + "\n")
-    print(f"results written to {out.relative_to(RESULTS_DIR.parent.parent)}")
-    return 1 if failed else 0
+    def title(ops: list[str], args: argparse.Namespace) -> str:
+        return (
+            f"KMS {', '.join(ops)} (SigV4, pre-signed replay, 1 KB plaintext): "
+            f"{args.concurrency} keep-alive connections over {args.processes} client "
+            f"processes, {args.warmup:g} s warm-up, {args.duration:g} s measured per "
+            f"operation; {os.cpu_count()} CPUs"
+        )
+
+    return run_matrix(
+        argv,
+        description=__doc__.split("\n\n")[0],
+        name=NAME,
+        benchmark="kms:Encrypt,Decrypt,GenerateDataKey",
+        all_targets=ALL_TARGETS,
+        all_ops=ALL_OPS,
+        bench_target=bench_target,
+        title=title,
+        extra_params={"plaintext_bytes": 1024},
+    )
 
 
 if __name__ == "__main__":

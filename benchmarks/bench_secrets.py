@@ -14,7 +14,6 @@ with the bastion/moto ratio (goal >= 10x) and written to ``benchmarks/results/``
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import sys
@@ -26,11 +25,9 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import loadgen, targets
-from benchmarks.bench_kms import print_tables
-from benchmarks.bench_sts import environment
+from benchmarks.matrix import run_matrix
 
 NAME = "secrets_reads"
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 ALL_TARGETS = ("bastion", "moto")
 ALL_OPS = ("GetParameter", "GetSecretValue")
 SERVICE = {
@@ -138,57 +135,24 @@ def bench_target(name: str, ops: list[str], args: argparse.Namespace) -> dict[st
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=10.0)
-    parser.add_argument("--warmup", type=float, default=2.0)
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--processes", type=int, default=4)
-    parser.add_argument("--targets", default=",".join(ALL_TARGETS))
-    parser.add_argument("--ops", default=",".join(ALL_OPS))
-    parser.add_argument("--name", default=NAME)
-    args = parser.parse_args(argv)
-    names = [n.strip() for n in args.targets.split(",") if n.strip()]
-    ops = [o.strip() for o in args.ops.split(",") if o.strip()]
-    if set(names) - set(ALL_TARGETS) or set(ops) - set(ALL_OPS):
-        parser.error(f"targets: {', '.join(ALL_TARGETS)}; ops: {', '.join(ALL_OPS)}")
-    print(
-        f"{', '.join(ops)} (SigV4, pre-signed replay, decrypting): {args.concurrency} keep-alive"
-        f" connections over {args.processes} client processes, {args.warmup:g} s warm-up,"
-        f" {args.duration:g} s measured per operation; {os.cpu_count()} CPUs",
-        flush=True,
-    )
-    results: dict[str, dict[str, dict[str, Any]]] = {}
-    failed: dict[str, str] = {}
-    for name in names:
-        print(f"  {name} ...", flush=True)
-        try:
-            results[name] = bench_target(name, ops, args)
-        except (targets.TargetError, loadgen.LoadError, OSError, AssertionError) as exc:
-            failed[name] = str(exc)
-            print(f"  {name} failed: {exc}", file=sys.stderr, flush=True)
-    verdicts = print_tables(results, ops)
-    for name, error in failed.items():
-        print(f"{name} FAILED: {error.splitlines()[0] if error else ''}")
-    RESULTS_DIR.mkdir(exist_ok=True)
-    out = RESULTS_DIR / f"{args.name}.json"
-    out.write_text(
-        json.dumps(
-            {
-                "benchmark": "ssm:GetParameter(SecureString,WithDecryption),"
-                "secretsmanager:GetSecretValue",
-                "timestamp": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-                "params": vars(args),
-                "environment": environment(),
-                "results": results,
-                "failed": failed,
-                "verdicts": verdicts,
-            },
-            indent=2,
+    def title(ops: list[str], args: argparse.Namespace) -> str:
+        return (
+            f"{', '.join(ops)} (SigV4, pre-signed replay, decrypting): {args.concurrency}"
+            f" keep-alive connections over {args.processes} client processes,"
+            f" {args.warmup:g} s warm-up, {args.duration:g} s measured per operation;"
+            f" {os.cpu_count()} CPUs"
         )
-        + "\n"
+
+    return run_matrix(
+        argv,
+        description=__doc__.split("\n\n")[0],
+        name=NAME,
+        benchmark="ssm:GetParameter(SecureString,WithDecryption),secretsmanager:GetSecretValue",
+        all_targets=ALL_TARGETS,
+        all_ops=ALL_OPS,
+        bench_target=bench_target,
+        title=title,
     )
-    print(f"results written to {out}")
-    return 1 if failed else 0
 
 
 if __name__ == "__main__":
