@@ -137,6 +137,20 @@ class SsmProvider(Provider):
                 return row
         return None
 
+    def _locate(self, ctx: RequestContext, name_part: str) -> tuple[Any, str]:
+        """The parameter row (or None) and the ARN to authorize against either way."""
+        row = self._find(ctx, name_part)
+        name = row["name"] if row is not None else rules.name_candidates(name_part)[0]
+        return row, self._arn(ctx, name)
+
+    def _existing(self, ctx: RequestContext, name_part: str, action: str) -> tuple[Any, str]:
+        """Locate, authorize `ssm:<action>`, then answer ParameterNotFound if missing."""
+        row, arn = self._locate(ctx, name_part)
+        self._authorize(ctx, action, arn, row)
+        if row is None:
+            raise not_found()
+        return row, arn
+
     def _versions(self, conn: Connection, ctx: RequestContext, name: str) -> list[Any]:
         return list(
             conn.execute(
@@ -636,13 +650,7 @@ class SsmProvider(Provider):
 
     @operation("GetParameterHistory")
     def get_parameter_history(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
-        name_part = request["Name"]
-        row = self._find(ctx, name_part)
-        candidates = rules.name_candidates(name_part)
-        arn = self._arn(ctx, row["name"] if row is not None else candidates[0])
-        self._authorize(ctx, "GetParameterHistory", arn, row)
-        if row is None:
-            raise not_found()
+        row, arn = self._existing(ctx, request["Name"], "GetParameterHistory")
         limit = request.get("MaxResults") or 50
         start = int(_untoken(request.get("NextToken")) or 0)
         versions = self._versions(ctx.tx, ctx, row["name"])
@@ -819,14 +827,7 @@ class SsmProvider(Provider):
     def label_parameter_version(
         self, ctx: RequestContext, request: dict[str, Any]
     ) -> dict[str, Any]:
-        name_part = request["Name"]
-        row = self._find(ctx, name_part)
-        arn = self._arn(
-            ctx, row["name"] if row is not None else rules.name_candidates(name_part)[0]
-        )
-        self._authorize(ctx, "LabelParameterVersion", arn, row)
-        if row is None:
-            raise not_found()
+        row, arn = self._existing(ctx, request["Name"], "LabelParameterVersion")
         name = row["name"]
         number = request.get("ParameterVersion") or row["version"]
         target = self._version(ctx, name, number)
@@ -889,14 +890,7 @@ class SsmProvider(Provider):
     def unlabel_parameter_version(
         self, ctx: RequestContext, request: dict[str, Any]
     ) -> dict[str, Any]:
-        name_part = request["Name"]
-        row = self._find(ctx, name_part)
-        arn = self._arn(
-            ctx, row["name"] if row is not None else rules.name_candidates(name_part)[0]
-        )
-        self._authorize(ctx, "UnlabelParameterVersion", arn, row)
-        if row is None:
-            raise not_found()
+        row, _ = self._existing(ctx, request["Name"], "UnlabelParameterVersion")
         number = request["ParameterVersion"]
         target = self._version(ctx, row["name"], number)
         if target is None:
@@ -922,12 +916,7 @@ class SsmProvider(Provider):
                 f"Bastion's Systems Manager serves tags on parameters only, not on"
                 f" {request['ResourceType']}.",
             )
-        name_part = request["ResourceId"]
-        row = self._find(ctx, name_part)
-        arn = self._arn(
-            ctx, row["name"] if row is not None else rules.name_candidates(name_part)[0]
-        )
-        return row, arn
+        return self._locate(ctx, request["ResourceId"])
 
     @operation("AddTagsToResource")
     def add_tags_to_resource(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
