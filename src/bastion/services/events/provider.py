@@ -45,6 +45,17 @@ def _not_found(name: str, bus: str = DEFAULT_BUS) -> ResourceNotFoundError:
     return ResourceNotFoundError(f"Rule {name} does not exist on EventBus {bus}.")
 
 
+def _page(items: list[Any], request: dict[str, Any], key: str) -> dict[str, Any]:
+    """One page of `items` from the offset in NextToken (an unreadable token starts over)."""
+    token = str(request.get("NextToken") or "0")
+    start = int(token) if token.isdigit() else 0
+    limit = request.get("Limit") or 100
+    out: dict[str, Any] = {key: items[start : start + limit]}
+    if start + limit < len(items):
+        out["NextToken"] = str(start + limit)
+    return out
+
+
 class EventsProvider(Provider):
     service = "events"
     state_tables = (events_rules, events_targets, events_outbox, events_deliveries)
@@ -258,16 +269,7 @@ class EventsProvider(Provider):
             self._rule_out(r)
             for r in ctx.tx.execute(query.order_by(events_rules.c.name)).mappings()
         ]
-        start = (
-            int(request.get("NextToken") or 0)
-            if str(request.get("NextToken") or "0").isdigit()
-            else 0
-        )
-        limit = request.get("Limit") or 100
-        out: dict[str, Any] = {"Rules": rows[start : start + limit]}
-        if start + limit < len(rows):
-            out["NextToken"] = str(start + limit)
-        return out
+        return _page(rows, request, "Rules")
 
     # ---------------------------------------------------------------- targets
 
@@ -353,16 +355,7 @@ class EventsProvider(Provider):
         if self._rule(ctx, bus, rule) is None:
             raise _not_found(rule, bus)
         targets = self._targets(ctx.tx, ctx, bus, rule)
-        start = (
-            int(request.get("NextToken") or 0)
-            if str(request.get("NextToken") or "0").isdigit()
-            else 0
-        )
-        limit = request.get("Limit") or 100
-        out: dict[str, Any] = {"Targets": targets[start : start + limit]}
-        if start + limit < len(targets):
-            out["NextToken"] = str(start + limit)
-        return out
+        return _page(targets, request, "Targets")
 
     # ---------------------------------------------------------------- events
 
