@@ -29,7 +29,7 @@ from bastion.protocol.http import HttpRequest, HttpResponse
 from bastion.protocol.parse import parse_request
 from bastion.protocol.redact import redact
 from bastion.protocol.routing import Route
-from bastion.protocol.serialize import serialize_error, serialize_response
+from bastion.protocol.serialize import resolve_error, serialize_error, serialize_response
 from bastion.protocol.sigv4 import SigV4Claim, auth_error_code
 from bastion.protocol.validate import validate_input
 from bastion.services.base import OperationSpec
@@ -277,20 +277,20 @@ class ControlPlane:
         request_id: str,
         now: datetime,
     ) -> HttpResponse:
-        wire = self._wire_error(route, err)
-        if route is not None:
-            self._audit_failure(request, route, ctx, params, claim, wire, request_id, now)
+        wire = self._auth_wire_error(route, err)
         model = self._error_model(request, route, err)
+        if route is not None:
+            code = resolve_error(model, wire)[0]  # as the client sees it, e.g. AccessDenied
+            audited = ServiceError(wire.message, code=code)
+            self._audit_failure(request, route, ctx, params, claim, audited, request_id, now)
         return serialize_error(model, wire, request_id, route.operation if route else None)
 
-    def _wire_error(self, route: Route | None, err: ServiceError) -> ServiceError:
-        """Map protocol-neutral errors to the code and status AWS uses for the protocol."""
-        protocol = route.protocol if route else "json"
+    @staticmethod
+    def _auth_wire_error(route: Route | None, err: ServiceError) -> ServiceError:
+        """Authentication errors are protocol-neutral; give them AWS's code per protocol."""
         if isinstance(err, AuthError):
-            code, status = auth_error_code(err.kind, protocol)
+            code, status = auth_error_code(err.kind, route.protocol if route else "json")
             return ServiceError(err.message, code=code, status=status, sender_fault=True)
-        if protocol == "query" and err.code == "AccessDeniedException":
-            return ServiceError(err.message, code="AccessDenied", status=403, sender_fault=True)
         return err
 
     def _error_model(self, request: HttpRequest, route: Route | None, err: ServiceError) -> Any:

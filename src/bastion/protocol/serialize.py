@@ -728,18 +728,11 @@ def _error_table(service: ServiceModel) -> dict[str, _ErrorInfo]:
     return table
 
 
-def serialize_error(
-    service: ServiceModel,
-    error: ServiceError,
-    request_id: str,
-    operation: OperationModel | None = None,
-) -> HttpResponse:
-    """Render `error` as `service`'s protocol answers errors (rules in the module doc).
+def resolve_error(service: ServiceModel, error: ServiceError) -> tuple[str, int, bool]:
+    """The wire code, HTTP status and sender fault of `error` for `service`.
 
-    `operation` is optional (routing errors have none); codes are resolved against the
-    whole service's error shapes, which are a superset of any operation's.
+    Also what the audit log records as `errorCode`, so CloudTrail and the client agree.
     """
-    del operation  # error shapes are unique per service; kept for call-site symmetry
     protocol = protocol_of(service)
     info = _error_table(service).get(error.code)
     explicit = vars(error)
@@ -765,6 +758,25 @@ def serialize_error(
         status = error.status
     if sender is None:
         sender = status < 500
+    return code, status, sender
+
+
+def serialize_error(
+    service: ServiceModel,
+    error: ServiceError,
+    request_id: str,
+    operation: OperationModel | None = None,
+) -> HttpResponse:
+    """Render `error` as `service`'s protocol answers errors (rules in the module doc).
+
+    `operation` is optional (routing errors have none); codes are resolved against the
+    whole service's error shapes, which are a superset of any operation's.
+    """
+    del operation  # error shapes are unique per service; kept for call-site symmetry
+    protocol = protocol_of(service)
+    code, status, sender = resolve_error(service, error)
+    info = _error_table(service).get(error.code)
+    shape_name = info[0] if info is not None else error.code
     message = error.message or ""
 
     if protocol == "query":
