@@ -7,7 +7,6 @@ shared-credentials format so `AWS_SHARED_CREDENTIALS_FILE` can point at it.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +17,7 @@ from bastion import ids
 from bastion.arn import make_arn
 from bastion.auth.credentials import secret_identity
 from bastion.barrier import Barrier
+from bastion.storage.files import write_private_file
 from bastion.storage.schema import access_keys, accounts, iam_users
 
 ADMIN_USER = "admin"
@@ -107,13 +107,4 @@ def credentials_text(access_key_id: str, secret: str, region: str) -> str:
 
 
 def write_credentials_file(path: Path, access_key_id: str, secret: str, region: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, credentials_text(access_key_id, secret, region).encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    write_private_file(path, credentials_text(access_key_id, secret, region).encode())

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from bastion.config import Settings
 from bastion.crypto import aead, kdf
+from bastion.storage.files import write_private_file
 
 MetaGetter = Callable[[str], bytes | None]
 MetaSetter = Callable[[str, bytes], None]
@@ -36,25 +37,6 @@ class RootKeySeal(Protocol):
     def commit_new(self) -> None:
         """Make the staged key the current one (called after the database commits)."""
         ...
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Write `data` to `path` with 0600 permissions, atomically and durably."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 class KeyFileSeal:
@@ -89,12 +71,12 @@ class KeyFileSeal:
         if self.path.exists():
             return self.load(lambda _name: None)
         key = aead.new_key()
-        _write_private(self.path, key.hex().encode() + b"\n")
+        write_private_file(self.path, key.hex().encode() + b"\n")
         return key
 
     def stage_new(self, set_meta: MetaSetter) -> bytes:
         key = aead.new_key()
-        _write_private(self.staged_path, key.hex().encode() + b"\n")
+        write_private_file(self.staged_path, key.hex().encode() + b"\n")
         return key
 
     def commit_new(self) -> None:

@@ -11,7 +11,6 @@ in `<data dir>/snapshots/`; sealed columns stay sealed.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ import orjson
 
 from bastion.gateway.runtime import Runtime
 from bastion.protocol.http import HttpResponse
+from bastion.storage.files import write_private_file
 
 log = logging.getLogger("bastion.dev")
 
@@ -90,15 +90,7 @@ class DevTools:
         with self.rt.store.read() as conn:
             state = {s: self.rt.providers[s].dump_state(conn) for s in services}
         self.snapshot_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path = self.snapshot_dir / f"{name}.json"
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(fd, orjson.dumps(state))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
+        write_private_file(self.snapshot_dir / f"{name}.json", orjson.dumps(state))
 
     def load(self, name: str, services: list[str]) -> list[str]:
         state = orjson.loads((self.snapshot_dir / f"{name}.json").read_bytes())
