@@ -54,3 +54,10 @@ class ManualClock:
         with self._lock:
             self._mono += max(0.0, (when - self._now).total_seconds())
             self._now = when
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """A stored time as an aware UTC datetime: SQLite gives back naive ones."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value

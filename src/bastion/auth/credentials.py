@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import orjson
 from sqlalchemy import Connection, select, update
 
 from bastion.barrier import Barrier
-from bastion.clock import Clock
+from bastion.clock import Clock, as_utc
 from bastion.context import Principal
 from bastion.storage import Store
 from bastion.storage.iam_tables import sts_sessions
@@ -162,7 +162,7 @@ class CredentialStore:
         if row is None:
             return None
         secret = self._barrier.unseal(session_secret_identity(access_key_id), row["secret_sealed"])
-        expires = _aware(row["expires_at"])
+        expires = as_utc(row["expires_at"])
         policies = orjson.loads(row["session_policy"]) if row["session_policy"] else None
         principal = Principal(
             account_id=row["account_id"],
@@ -177,7 +177,7 @@ class CredentialStore:
             source_id=row["principal_id"].split(":", 1)[0],
             source_name=row["source_name"],
             session_policies=tuple(policies) if policies is not None else None,
-            session_issued=_aware(row["created_at"]),
+            session_issued=as_utc(row["created_at"]),
             mfa=bool(row["mfa"]),
         )
         return Credential(
@@ -188,8 +188,3 @@ class CredentialStore:
             session_token_sha256=row["token_sha256"],
             expires=expires,
         )
-
-
-def _aware(value: datetime) -> datetime:
-    """SQLite returns naive datetimes; everything Bastion stores is UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

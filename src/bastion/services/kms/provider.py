@@ -14,7 +14,7 @@ import functools
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import orjson
@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bastion.arn import parse_arn
 from bastion.barrier import Barrier
+from bastion.clock import as_utc
 from bastion.context import RequestContext, ResourcePolicy
 from bastion.crypto import kms_keys as kc
 from bastion.errors import AccessDeniedError, ValidationError
@@ -154,12 +155,6 @@ def _cache_served(fn: Callable[..., Any]) -> Callable[..., Any]:
             lazy.close()
 
     return run
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
 
 
 def _page(request: Mapping[str, Any], default: int = 100) -> tuple[int, int]:
@@ -318,7 +313,7 @@ class KmsProvider(Provider):
             return None
         values = dict(row)
         for name in ("created_at", "deletion_date", "next_rotation_at", "valid_to"):
-            values[name] = _utc(values[name])
+            values[name] = as_utc(values[name])
         return Key.from_row(values)
 
     def _get_key(self, ctx: RequestContext, region: str, key_id: str) -> Key | None:
@@ -1444,8 +1439,8 @@ class KmsProvider(Provider):
                 "AliasName": row["alias_name"],
                 "AliasArn": alias_arn(ctx.region, ctx.account_id, row["alias_name"]),
                 "TargetKeyId": row["key_id"],
-                "CreationDate": _utc(row["created_at"]),
-                "LastUpdatedDate": _utc(row["updated_at"]),
+                "CreationDate": as_utc(row["created_at"]),
+                "LastUpdatedDate": as_utc(row["updated_at"]),
             }
         if not key_filter:  # AWS lists its predefined aliases before their keys exist
             for name in pol.AWS_MANAGED_KEYS:
@@ -1500,7 +1495,7 @@ class KmsProvider(Provider):
             "KeyId": key.arn,
             "GrantId": grant.grant_id,
             "Name": grant.name,
-            "CreationDate": _utc(grant.created_at),
+            "CreationDate": as_utc(grant.created_at),
             "GranteePrincipal": grant.grantee_principal,
             "RetiringPrincipal": grant.retiring_principal,
             "IssuingAccount": grant.issuing_account,
@@ -1798,7 +1793,7 @@ class KmsProvider(Provider):
             {
                 "KeyId": key.arn,
                 "KeyMaterialId": material_id,
-                "RotationDate": _utc(created),
+                "RotationDate": as_utc(created),
                 "RotationType": rotation_type,
             }
             for material_id, created, rotation_type in rows
@@ -1911,7 +1906,7 @@ class KmsProvider(Provider):
     def import_key_material(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
         key = self._resolve(ctx, request["KeyId"])
         model = request.get("ExpirationModel") or "KEY_MATERIAL_EXPIRES"
-        valid_to = _utc(request.get("ValidTo"))
+        valid_to = as_utc(request.get("ValidTo"))
         extra: dict[str, Any] = {"kms:ExpirationModel": model}
         if valid_to:
             extra["kms:ValidTo"] = valid_to.timestamp()
@@ -1952,7 +1947,7 @@ class KmsProvider(Provider):
                 "InvalidImportTokenException",
                 "The import token is not valid for this KMS key.",
             )
-        if _utc(row["expires_at"]) <= ctx.now:  # type: ignore[operator]
+        if as_utc(row["expires_at"]) <= ctx.now:  # type: ignore[operator]
             raise kms_error("ExpiredImportTokenException", "The import token has expired.")
         private_der = self._barrier.unseal(
             f"kms/import-tokens/{token_id}", row["private_key_sealed"]

@@ -24,13 +24,13 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
 
 from bastion.auth.policy import MalformedPolicyError, parse_policy
-from bastion.clock import Clock
+from bastion.clock import Clock, as_utc
 from bastion.context import RequestContext, ResourcePolicy, ServiceInvoker
 from bastion.crypto import aead
 from bastion.errors import AccessDeniedError, ClientError, ServiceError, ValidationError
@@ -100,14 +100,8 @@ REPLICA_READ_ONLY = (
 )
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
 def _day(value: datetime | None) -> datetime | None:
-    value = _utc(value)
+    value = as_utc(value)
     return value.replace(hour=0, minute=0, second=0, microsecond=0) if value else None
 
 
@@ -482,7 +476,7 @@ class SecretsManagerProvider(Provider):
         for v in versions:
             if extra <= 0:
                 break
-            if not v["stages"] and now - _utc(v["created_at"]) > KEEP_RECENT:
+            if not v["stages"] and now - as_utc(v["created_at"]) > KEEP_RECENT:
                 conn.execute(
                     delete(sm_versions).where(
                         sm_versions.c.arn == arn, sm_versions.c.version_id == v["version_id"]
@@ -602,7 +596,7 @@ class SecretsManagerProvider(Provider):
             "Name": row["name"],
             "VersionId": version["version_id"],
             "VersionStages": version["stages"],
-            "CreatedDate": _utc(version["created_at"]),
+            "CreatedDate": as_utc(version["created_at"]),
         }
         if version["binary"]:
             out["SecretBinary"] = value
@@ -690,8 +684,8 @@ class SecretsManagerProvider(Provider):
         out: dict[str, Any] = {
             "ARN": row["arn"],
             "Name": row["name"],
-            "LastChangedDate": _utc(row["changed_at"]),
-            "CreatedDate": _utc(row["created_at"]),
+            "LastChangedDate": as_utc(row["changed_at"]),
+            "CreatedDate": as_utc(row["created_at"]),
             key: {v["version_id"]: v["stages"] for v in versions if v["stages"]},
         }
         if row["description"]:
@@ -705,13 +699,13 @@ class SecretsManagerProvider(Provider):
         if row["rotation_rules"]:
             out["RotationRules"] = json.loads(row["rotation_rules"])
         if row["rotated_at"]:
-            out["LastRotatedDate"] = _utc(row["rotated_at"])
+            out["LastRotatedDate"] = as_utc(row["rotated_at"])
         if row["accessed_at"]:
-            out["LastAccessedDate"] = _utc(row["accessed_at"])
+            out["LastAccessedDate"] = as_utc(row["accessed_at"])
         if row["deleted_at"]:
-            out["DeletedDate"] = _utc(row["deleted_at"])
+            out["DeletedDate"] = as_utc(row["deleted_at"])
         if row["rotation_enabled"] and row["next_rotation_at"]:
-            out["NextRotationDate"] = _utc(row["next_rotation_at"])
+            out["NextRotationDate"] = as_utc(row["next_rotation_at"])
         tags = json.loads(row["tags"] or "[]")
         if tags:
             out["Tags"] = tags
@@ -828,9 +822,9 @@ class SecretsManagerProvider(Provider):
                 {
                     "VersionId": v["version_id"],
                     "VersionStages": v["stages"],
-                    "CreatedDate": _utc(v["created_at"]),
+                    "CreatedDate": as_utc(v["created_at"]),
                     "KmsKeyIds": [v["kms_key_id"] or DEFAULT_KEY],
-                    **({"LastAccessedDate": _utc(v["accessed_at"])} if v["accessed_at"] else {}),
+                    **({"LastAccessedDate": as_utc(v["accessed_at"])} if v["accessed_at"] else {}),
                 }
                 for v in page
             ],
@@ -1381,7 +1375,7 @@ class SecretsManagerProvider(Provider):
         base = row["rotated_at"] or ctx.now
         if rules:
             values["next_rotation_at"] = schedule.next_rotation(
-                rules, _utc(base) if not immediately else ctx.now
+                rules, as_utc(base) if not immediately else ctx.now
             )
         if immediately:
             self.start_pending(ctx.tx, row["arn"], token, ctx.now)
