@@ -170,6 +170,28 @@ def test_cloudtrail_records_and_custom_events_reach_a_command(server, clock, tmp
     assert info.value.response["Error"]["Code"] == "InvalidEventPatternException"
 
 
+def test_api_calls_made_while_no_rule_exists_are_never_delivered(server, clock, hook):
+    """With no enabled pattern rule the bus skips audit records without reading them;
+    a rule created later sees only the calls made after it."""
+    iam = server.client("iam")
+    events = server.client("events")
+    iam.create_user(UserName="before-rule")
+    server.runtime.audit.flush()
+    _bus(server).pump(clock.now())
+    events.put_rule(
+        Name="iam-users",
+        EventPattern=json.dumps(
+            {"detail-type": ["AWS API Call via CloudTrail"], "source": ["aws.iam"]}
+        ),
+    )
+    events.put_targets(Rule="iam-users", Targets=[{"Id": "hook", "Arn": hook.url}])
+    iam.create_user(UserName="after-rule")
+    server.runtime.audit.flush()
+    _bus(server).pump(clock.now())
+    users = [e["detail"]["requestParameters"]["userName"] for e in hook.received]
+    assert users == ["after-rule"]
+
+
 def test_parameter_policies_expire_and_notify(server, clock, hook):
     events = server.client("events")
     ssm = server.client("ssm")

@@ -348,7 +348,9 @@ class SigningKeyCache:
         if maxsize < 1:
             raise ValueError("maxsize must be at least 1")
         self._maxsize = maxsize
-        self._entries: OrderedDict[tuple[bytes, str, str, str], bytes] = OrderedDict()
+        self._entries: OrderedDict[tuple[bytes, str, str, str], tuple[bytes, hmac.HMAC]] = (
+            OrderedDict()
+        )
         self._lock = threading.Lock()
         self._salt = os.urandom(16)
         self.derivations = 0
@@ -356,24 +358,40 @@ class SigningKeyCache:
     def signing_key(
         self, secret_access_key: str, date_stamp: str, region: str, service: str
     ) -> bytes:
+        return self._entry(secret_access_key, date_stamp, region, service)[0]
+
+    def signing_mac(
+        self, secret_access_key: str, date_stamp: str, region: str, service: str
+    ) -> hmac.HMAC:
+        """A fresh HMAC-SHA256 keyed with the signing key, copied from a keyed template.
+
+        Copying skips re-keying, and unlike `hmac.digest` an HMAC object keeps the GIL
+        for short messages, so verification does not hand the GIL to other threads.
+        """
+        return self._entry(secret_access_key, date_stamp, region, service)[1].copy()
+
+    def _entry(
+        self, secret_access_key: str, date_stamp: str, region: str, service: str
+    ) -> tuple[bytes, hmac.HMAC]:
         fingerprint = hashlib.blake2b(
             secret_access_key.encode(), key=self._salt, digest_size=16
         ).digest()
         cache_key = (fingerprint, date_stamp, region, service)
         entries = self._entries
         with self._lock:
-            key = entries.get(cache_key)
-            if key is not None:
+            entry = entries.get(cache_key)
+            if entry is not None:
                 entries.move_to_end(cache_key)
-                return key
+                return entry
         key = derive_signing_key(secret_access_key, date_stamp, region, service)
+        entry = (key, hmac.new(key, digestmod=hashlib.sha256))
         with self._lock:
-            entries[cache_key] = key
+            entries[cache_key] = entry
             entries.move_to_end(cache_key)
             if len(entries) > self._maxsize:
                 entries.popitem(last=False)
             self.derivations += 1
-        return key
+        return entry
 
     def clear(self) -> None:
         """Drop every key, e.g. after a secret is rotated or deactivated."""
@@ -445,11 +463,13 @@ def verify(
         f"{ALGORITHM}\n{_format_amz_date(t)}\n"
         f"{claim.date_stamp}/{claim.region}/{claim.service}/{TERMINATOR}\n"
     )
-    key = key_cache.signing_key(secret_access_key, claim.date_stamp, claim.region, claim.service)
+    mac = key_cache.signing_mac(secret_access_key, claim.date_stamp, claim.region, claim.service)
     provided = claim.signature.encode("utf-8", "surrogateescape")
     for payload in payloads:
         canonical_hash = hashlib.sha256((prefix + payload).encode()).hexdigest()
-        expected = hmac.digest(key, (sts_prefix + canonical_hash).encode(), "sha256").hex()
+        attempt = mac.copy()
+        attempt.update((sts_prefix + canonical_hash).encode())
+        expected = attempt.hexdigest()
         if hmac.compare_digest(expected.encode(), provided):
             return
     raise AuthError("bad_signature", _SIGNATURE_MISMATCH)

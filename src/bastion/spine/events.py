@@ -40,6 +40,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, func, select, update
 
 from bastion.clock import Clock
@@ -450,6 +451,12 @@ class EventBus:
         while True:
             with self._store.write() as conn:
                 cursor = self._cursor(conn, AUDIT_CURSOR)
+                if not self._has_pattern_rules(conn, DEFAULT_BUS):
+                    # Nothing can match: skip the records instead of reading each back.
+                    last = conn.execute(select(func.max(audit_events.c.seq))).scalar() or 0
+                    if last > cursor:
+                        self._set_cursor(conn, AUDIT_CURSOR, int(last))
+                    return
                 rows = conn.execute(
                     select(audit_events.c.seq, audit_events.c.record)
                     .where(audit_events.c.seq > cursor)
@@ -463,10 +470,25 @@ class EventBus:
                     return
                 cache: dict[tuple[str, str, str], list[_Rule]] = {}
                 for _seq, record in rows:
-                    self._route(conn, cache, cloudtrail_event(json.loads(record)), DEFAULT_BUS, now)
+                    event = cloudtrail_event(orjson.loads(record))
+                    self._route(conn, cache, event, DEFAULT_BUS, now)
                 self._set_cursor(conn, AUDIT_CURSOR, rows[-1][0])
             if len(rows) < BATCH:
                 return
+
+    @staticmethod
+    def _has_pattern_rules(conn: Connection, bus: str) -> bool:
+        """Whether any enabled rule with an event pattern exists on `bus` (any account)."""
+        found = conn.execute(
+            select(events_rules.c.name)
+            .where(
+                events_rules.c.bus == bus,
+                events_rules.c.state == "ENABLED",
+                events_rules.c.pattern.is_not(None),
+            )
+            .limit(1)
+        ).first()
+        return found is not None
 
     def _until_gap(self, cursor: int, rows: list[Any]) -> list[Any]:
         """Rows up to the first hole in the sequence (a record another transaction has
