@@ -110,7 +110,7 @@ def prepare(target: targets.Target) -> dict[str, bytes]:
 
 def bench_target(name: str, ops: list[str], args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     results: dict[str, dict[str, Any]] = {}
-    with targets.running(name) as target:
+    with targets.running(name, args.workers) as target:
         bodies = prepare(target)
         for op in ops:
             factory = KmsRequest(

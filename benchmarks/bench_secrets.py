@@ -104,7 +104,7 @@ def prepare(target: targets.Target) -> None:
 
 def bench_target(name: str, ops: list[str], args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     results: dict[str, dict[str, Any]] = {}
-    with targets.running(name) as target:
+    with targets.running(name, args.workers) as target:
         prepare(target)
         for op in ops:
             factory = JsonRequest(

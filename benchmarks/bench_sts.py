@@ -35,7 +35,7 @@ RATIOS = (("bastion", "moto", 10.0, "{:.1f}x"), ("bastion", "hello", 0.5, "{:.2f
 
 def bench_target(name: str, args: argparse.Namespace) -> dict[str, Any]:
     """Start target ``name``, check that it answers correctly, load it, stop it."""
-    with targets.running(name) as target:
+    with targets.running(name, args.workers) as target:
         factory = target.sts_request()
         loadgen.check_target(target.host, target.port, factory(), target.expect)
         stats = loadgen.run_load(
@@ -145,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds")
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds first")
     parser.add_argument("--concurrency", type=int, default=16, help="connections in total")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="server processes for bastion (and hello)"
+    )
     parser.add_argument("--processes", type=int, default=4, help="client processes")
     parser.add_argument("--targets", default=",".join(ALL_TARGETS), help="comma-separated")
     parser.add_argument("--name", default=NAME, help="results file: results/<name>.json")
@@ -182,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
             "warmup_s": args.warmup,
             "concurrency": args.concurrency,
             "processes": args.processes,
+            "workers": args.workers,
             "targets": names,
         },
         "environment": environment(),

@@ -40,6 +40,9 @@ def run_matrix(
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per op")
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds first")
     parser.add_argument("--concurrency", type=int, default=16, help="connections in total")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="server processes for bastion (and hello)"
+    )
     parser.add_argument("--processes", type=int, default=4, help="client processes")
     parser.add_argument("--targets", default=",".join(all_targets), help="comma-separated")
     parser.add_argument("--ops", default=",".join(all_ops), help="comma-separated")
@@ -72,6 +75,7 @@ def run_matrix(
             "warmup_s": args.warmup,
             "concurrency": args.concurrency,
             "processes": args.processes,
+            "workers": args.workers,
             "targets": names,
             "ops": ops,
             **(extra_params or {}),

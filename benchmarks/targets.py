@@ -147,8 +147,9 @@ def wait_ready(target: Target, path: str = "/", want: int | None = None) -> None
     raise TargetError(f"{target.name} not ready after {READY_TIMEOUT:.0f}s ({last})")
 
 
-def start_moto(workdir: Path) -> Target:
-    """``moto_server -H 127.0.0.1 -p PORT``; moto accepts any credentials."""
+def start_moto(workdir: Path, workers: int = 1) -> Target:
+    """``moto_server -H 127.0.0.1 -p PORT``; moto accepts any credentials. Its state is
+    in memory, so it has no multi-process mode: ``workers`` does not apply."""
     port = free_port()
     exe = shutil.which("moto_server")
     base = [exe] if exe else [sys.executable, "-m", "moto.server"]
@@ -158,8 +159,9 @@ def start_moto(workdir: Path) -> Target:
     return target
 
 
-def start_hello(workdir: Path) -> Target:
-    """The bare ASGI app under uvicorn, configured like Bastion's server."""
+def start_hello(workdir: Path, workers: int = 1) -> Target:
+    """The bare ASGI app under uvicorn, configured like Bastion's server, with as many
+    worker processes as Bastion gets."""
     port = free_port()
     command = [
         sys.executable, "-m", "uvicorn", "hello_app:app",
@@ -168,6 +170,8 @@ def start_hello(workdir: Path) -> Target:
         "--loop", "uvloop", "--http", "httptools",
         "--no-access-log", "--log-level", "warning", "--no-server-header",
     ]  # fmt: skip
+    if workers > 1:
+        command += ["--workers", str(workers)]
     target = _spawn("hello", command, workdir, "testing", "testing", b"hello", port)
     wait_ready(target)
     return target
@@ -184,8 +188,8 @@ def bastion_command() -> list[str]:
     return [sys.executable, "-c", "import sys; from bastion.cli import main; sys.exit(main())"]
 
 
-def start_bastion(workdir: Path) -> Target:
-    """``bastion init`` on a fresh data directory, then ``bastion serve``."""
+def start_bastion(workdir: Path, workers: int = 1) -> Target:
+    """``bastion init`` on a fresh data directory, then ``bastion serve --workers N``."""
     data_dir = workdir / "bastion-data"
     cli = bastion_command()
     init = subprocess.run(
@@ -205,6 +209,7 @@ def start_bastion(workdir: Path) -> Target:
     profile = credentials["bastion"]
     port = free_port()
     command = [*cli, "serve", "--host", HOST, "--port", str(port), "--data-dir", str(data_dir)]
+    command += ["--workers", str(workers)]
     target = _spawn(
         "bastion",
         command,
@@ -218,7 +223,7 @@ def start_bastion(workdir: Path) -> Target:
     return target
 
 
-STARTERS: dict[str, Callable[[Path], Target]] = {
+STARTERS: dict[str, Callable[[Path, int], Target]] = {
     "bastion": start_bastion,
     "moto": start_moto,
     "hello": start_hello,
@@ -226,10 +231,11 @@ STARTERS: dict[str, Callable[[Path], Target]] = {
 
 
 @contextlib.contextmanager
-def running(name: str) -> Iterator[Target]:
-    """Start target ``name`` in a temporary directory; stop it on exit."""
+def running(name: str, workers: int = 1) -> Iterator[Target]:
+    """Start target ``name`` (with ``workers`` processes where it can) in a temporary
+    directory; stop it on exit."""
     with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
-        target = STARTERS[name](Path(tmp))
+        target = STARTERS[name](Path(tmp), workers)
         try:
             yield target
         finally:

@@ -191,3 +191,29 @@ def test_audit_fails_closed(sqlite_server):
     with audit._cond:
         audit._healthy = True
     assert sqlite_server.client("sts").get_caller_identity()["Account"] == "000000000000"
+
+
+def _decrypt_events(server) -> int:
+    events = lookup(
+        server, LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "Decrypt"}]
+    )
+    return len(events)
+
+
+def test_a_cache_miss_midway_does_not_record_nested_calls_twice(server):
+    """Cache-served reads are tried on the event loop and run again on a miss; the
+    in-process KMS calls of an abandoned try must not reach the audit log."""
+    kms, ssm = server.client("kms"), server.client("ssm")
+    first = kms.create_key()["KeyMetadata"]["KeyId"]
+    second = kms.create_key()["KeyMetadata"]["KeyId"]
+    ssm.put_parameter(Name="/a", Value="one", Type="SecureString", KeyId=first)
+    ssm.put_parameter(Name="/b", Value="two", Type="SecureString", KeyId=second)
+    values = ssm.get_parameters(Names=["/a", "/b"], WithDecryption=True)["Parameters"]
+    assert [p["Value"] for p in values] == ["one", "two"]
+    before = _decrypt_events(server)
+    # the first key's material stays cached, the second's must be read again: the try
+    # on the loop decrypts /a, then stops at /b and the call runs again on the pool
+    server.runtime.providers["kms"]._material.drop_key("us-east-1", second)
+    values = ssm.get_parameters(Names=["/a", "/b"], WithDecryption=True)["Parameters"]
+    assert [p["Value"] for p in values] == ["one", "two"]
+    assert _decrypt_events(server) == before + 2

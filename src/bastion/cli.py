@@ -32,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="listen address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="listen port (default 4566)")
     serve.add_argument(
+        "--workers", type=int, help="processes serving the port, one per core (default 1)"
+    )
+    serve.add_argument(
         "--dev",
         action="store_true",
         default=None,
@@ -56,6 +59,8 @@ def _settings(args: argparse.Namespace) -> Settings:
     }
     for name in ("host", "port", "dev"):
         overrides[name] = getattr(args, name, None)
+    if args.command == "serve":  # `edge serve --workers` counts edge processes instead
+        overrides["workers"] = args.workers
     return load_settings(overrides)
 
 
@@ -76,11 +81,22 @@ def _connection_help(settings: Settings) -> str:
 
 
 def cmd_serve(settings: Settings) -> int:
-    from bastion.gateway.runtime import build_runtime
+    from bastion.clock import SystemClock
+    from bastion.gateway.runtime import build_runtime, prepare_storage
     from bastion.gateway.server import serve
+    from bastion.gateway.workers import serve_workers
 
+    if settings.workers > 1:
+        settings = prepare_storage(settings, SystemClock())[0]
+        _banner(settings)
+        return serve_workers(settings)
     runtime = build_runtime(settings)
-    settings = runtime.settings
+    _banner(runtime.settings)
+    serve(runtime)
+    return 0
+
+
+def _banner(settings: Settings) -> None:
     where = (
         settings.effective_database_url.split("@")[-1]
         if settings.database_url
@@ -98,21 +114,16 @@ def cmd_serve(settings: Settings) -> int:
             " accepted WITHOUT signature checks as the account root, and POST /_bastion/reset"
             " wipes state. Never expose this server."
         )
+    if settings.workers > 1:
+        lines.insert(1, f"  workers: {settings.workers} processes")
     print("\n".join(lines), flush=True)
-    serve(runtime)
-    return 0
 
 
 def cmd_init(settings: Settings) -> int:
     from bastion.clock import SystemClock
-    from bastion.gateway.runtime import initialise, open_storage, resolve_account
+    from bastion.gateway.runtime import prepare_storage
 
-    store, barrier = open_storage(settings)
-    settings = resolve_account(settings, store)
-    try:
-        result = initialise(settings, store, barrier, SystemClock())
-    finally:
-        store.dispose()
+    settings, result = prepare_storage(settings, SystemClock())
     if result.secret_access_key:
         print(f"Initialised account {result.account_id}; administrator {result.user_arn}")
         print(f"Credentials written to {settings.credentials_file} (mode 0600):\n")

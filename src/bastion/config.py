@@ -33,6 +33,7 @@ class Settings:
     max_body_bytes: int = 8 * 1024 * 1024
     root_passphrase: str = field(default="", repr=False)
     audit_flush_interval: float = 0.05
+    workers: int = 1  # control-plane processes sharing the port
 
     @property
     def effective_database_url(self) -> str:
@@ -52,6 +53,13 @@ class Settings:
     def audit_dir(self) -> Path:
         return self.data_dir / "audit"
 
+    @property
+    def changes_file(self) -> Path:
+        """The workers' shared "storage changed" counters (see storage.changes)."""
+        return self.data_dir / "run" / "changes"
+
+
+MAX_WORKERS = 32
 
 _ENV = {
     "host": "BASTION_HOST",
@@ -64,6 +72,7 @@ _ENV = {
     "region": "BASTION_REGION",
     "max_body_bytes": "BASTION_MAX_BODY_BYTES",
     "root_passphrase": "BASTION_ROOT_PASSPHRASE",
+    "workers": "BASTION_WORKERS",
 }
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -118,4 +127,6 @@ def load_settings(
         not settings.account_id.isdigit() or len(settings.account_id) != 12
     ):
         raise ValueError("account_id must be 12 digits")
+    if not 1 <= settings.workers <= MAX_WORKERS:
+        raise ValueError(f"workers must be between 1 and {MAX_WORKERS}")
     return settings

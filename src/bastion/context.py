@@ -106,6 +106,9 @@ class RequestContext:
     # the calling service's endpoint, e.g. "ssm.us-east-1.amazonaws.com" (kms:ViaService).
     via_service: str = ""
     invoker: ServiceInvoker | None = None
+    # While a cache-served call is tried on the event loop, the audit records of its
+    # in-process calls wait here: they are written only if that try completes.
+    deferred_audit: list[Any] | None = None
 
     @property
     def account_id(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 import orjson
@@ -70,8 +71,9 @@ class BastionApp:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 self.runtime.start()
-                self._start_proxy()
-                self._start_edge()
+                if self.runtime.leader:  # one set of data-plane listeners per server
+                    self._start_proxy()
+                    self._start_edge()
                 self.ready = True
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
@@ -119,6 +121,8 @@ class BastionApp:
                     "version": __version__,
                     "services": sorted(self.runtime.operations),
                     "account": self.runtime.settings.account_id,
+                    "worker": self.runtime.worker,
+                    "pid": os.getpid(),
                 }
             )
             status = 200 if self.ready else 503

@@ -34,6 +34,7 @@ from bastion.protocol.sigv4 import SigV4Claim, auth_error_code
 from bastion.protocol.validate import validate_input
 from bastion.services.base import OperationSpec
 from bastion.spine.records import AuditEntry, AuditResource, build_entry, event_source
+from bastion.storage.store import NeedsStorage, StorageProbe
 
 log = logging.getLogger("bastion.gateway")
 
@@ -88,6 +89,7 @@ class ControlPlane:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     async def handle(self, request: HttpRequest) -> HttpResponse:
+        self.rt.sync_caches()  # another worker's commit is visible to this request
         request_id = ids.request_id()
         now = self.rt.clock.now()
         route: Route | None = None
@@ -156,6 +158,21 @@ class ControlPlane:
             self._ensure_authorized(ctx)
             self.rt.audit.submit(self._entry(ctx, route, params, result, spec.mutating))
             return result
+        if spec.cached:
+            deferred: list[AuditEntry] = []
+            attempt = replace(ctx, tx=StorageProbe(), deferred_audit=deferred)
+            try:
+                result = spec.handler(attempt, params)
+            except NeedsStorage:  # a cache miss: start over where blocking is allowed
+                ctx.authz.decisions.clear()
+            except ServiceError:  # a final answer: its nested calls happened
+                self._submit_all(deferred)
+                raise
+            else:
+                self._ensure_authorized(attempt)
+                self._submit_all(deferred)
+                self.rt.audit.submit(self._entry(attempt, route, params, result, False))
+                return result
         return await self.run_blocking(self._run_in_transaction, spec, ctx, params, route)
 
     def _run_in_transaction(
@@ -214,18 +231,27 @@ class ControlPlane:
             result = spec.handler(ctx, params) or {}
             self._ensure_authorized(ctx)
         except ServiceError as err:
-            self._submit_quietly(self._entry(ctx, route, params, None, False, err))
+            self._submit_quietly(self._entry(ctx, route, params, None, False, err), caller)
             raise
         entry = self._entry(ctx, route, params, result, spec.mutating)
         if spec.mutating:
             caller.on_commit.append(self.rt.providers[service].after_write)
         if spec.mutating and ctx.tx is not None:
             self.rt.audit.write(ctx.tx, entry)
+        elif caller.deferred_audit is not None:
+            caller.deferred_audit.append(entry)
         else:
             self.rt.audit.submit(entry)
         return result
 
-    def _submit_quietly(self, entry: AuditEntry) -> None:
+    def _submit_all(self, entries: list[AuditEntry]) -> None:
+        for entry in entries:
+            self.rt.audit.submit(entry)
+
+    def _submit_quietly(self, entry: AuditEntry, caller: RequestContext | None = None) -> None:
+        if caller is not None and caller.deferred_audit is not None:
+            caller.deferred_audit.append(entry)
+            return
         try:
             self.rt.audit.submit(entry)
         except ServiceError:

@@ -32,6 +32,7 @@ from bastion.services.wafv2.provider import Wafv2Provider
 from bastion.spine.audit import AuditLog
 from bastion.spine.scheduler import Scheduler
 from bastion.storage import Store
+from bastion.storage.changes import ChangeSignal
 from bastion.storage.schema import accounts
 
 log = logging.getLogger("bastion")
@@ -71,11 +72,31 @@ class Runtime:
     providers: dict[str, Provider] = field(default_factory=dict)
     bootstrap: BootstrapResult | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    worker: int = 0  # this process's slot among `settings.workers`; 0 leads
+
+    @property
+    def leader(self) -> bool:
+        """The worker that runs the scheduler's storage jobs, the audit export and the
+        data-plane listeners (one of each per server, whatever the worker count)."""
+        return self.worker == 0
 
     def start(self) -> None:
         """Start background work: audit writer and exporter, scheduler."""
-        self.audit.start()
+        self.audit.start(export=self.leader)
         self.scheduler.start()
+
+    def sync_caches(self) -> None:
+        """Drop every cache if another worker committed a write since the last check."""
+        changes = self.store.changes
+        if changes is not None:
+            changes.sync(self.clear_caches)
+
+    def clear_caches(self) -> None:
+        """Forget everything derived from storage: credentials, policies, service caches."""
+        self.authenticator.credentials.invalidate()
+        self.policies.invalidate()
+        for provider in self.providers.values():
+            provider.clear_caches()
 
     def close(self) -> None:
         self.scheduler.stop()
@@ -119,6 +140,17 @@ def initialise(settings: Settings, store: Store, barrier: Barrier, clock: Clock)
     return result
 
 
+def prepare_storage(settings: Settings, clock: Clock) -> tuple[Settings, BootstrapResult]:
+    """Migrate, resolve the account and bootstrap its administrator, then close storage
+    (what `init` does, and what a supervisor does once before starting its workers)."""
+    store, barrier = open_storage(settings)
+    try:
+        settings = resolve_account(settings, store)
+        return settings, initialise(settings, store, barrier, clock)
+    finally:
+        store.dispose()
+
+
 def dev_principal(settings: Settings) -> Principal:
     """The identity LocalStack-style `test`/`test` credentials map to in --dev mode."""
     return Principal(
@@ -132,15 +164,20 @@ def dev_principal(settings: Settings) -> Principal:
     )
 
 
-def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
+def build_runtime(settings: Settings, clock: Clock | None = None, worker: int = 0) -> Runtime:
+    """Everything one serving process needs; `worker` is its slot when there are several."""
     clock = clock or SystemClock()
     store, barrier = open_storage(settings)
+    if settings.workers > 1:
+        store.changes = ChangeSignal(settings.changes_file, worker)
     settings = resolve_account(settings, store)
     bootstrap = initialise(settings, store, barrier, clock)
     audit = AuditLog(store, settings.audit_dir, clock, flush_interval=settings.audit_flush_interval)
     credentials = CredentialStore(store, barrier, clock)
-    scheduler = Scheduler(clock)
-    scheduler.register("access-key-last-used", credentials.flush_usage, timedelta(minutes=1))
+    scheduler = Scheduler(clock, leader=worker == 0)
+    scheduler.register(
+        "access-key-last-used", credentials.flush_usage, timedelta(minutes=1), every_process=True
+    )
     policies = PolicyCache(clock)
     authenticator = Authenticator(
         credentials, dev_principal=dev_principal(settings) if settings.dev else None
@@ -168,7 +205,9 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         authorizer=Authorizer(store, policies),
         policies=policies,
         bootstrap=bootstrap,
+        worker=worker,
     )
+    scheduler.before_run = runtime.sync_caches  # jobs see other workers' commits too
     for provider in providers:
         runtime.providers[provider.service] = provider
         runtime.operations[provider.service] = provider.operations()

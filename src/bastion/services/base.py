@@ -3,7 +3,13 @@
 Handlers never see HTTP. They are declared with `@operation`, which records how the
 gateway must run them:
 - `mutating`: runs in a write transaction with its audit record (CloudTrail readOnly=false);
-- `storage`: False for handlers that touch no database, run inline on the event loop.
+- `storage`: False for handlers that touch no database, run inline on the event loop;
+- `cached`: a read whose warm path is served from in-memory caches. It is tried on the
+  event loop first with a `StorageProbe` for its transaction; the first use of storage
+  (a cache miss) abandons that try and the call runs again on the thread pool. Such a
+  handler must reach storage only through `ctx.tx` and
+  have no effect before its first storage access that a second run would repeat
+  (`leave_loop` stops the try explicitly, e.g. before asymmetric cryptography).
 """
 
 from __future__ import annotations
@@ -29,19 +35,19 @@ class OperationSpec:
     handler: Handler
     mutating: bool
     storage: bool
+    cached: bool = False
 
 
 def operation(
-    name: str, *, mutating: bool | None = None, storage: bool = True
+    name: str, *, mutating: bool | None = None, storage: bool = True, cached: bool = False
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Mark a provider method as the handler of AWS operation `name`."""
+    is_mutating = (not name.startswith(_READ_PREFIXES)) if mutating is None else mutating
+    if cached and (is_mutating or not storage):
+        raise ValueError(f"{name}: only storage reads can be cache-served")
 
     def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
-        fn.__bastion_operation__ = (  # type: ignore[attr-defined]
-            name,
-            (not name.startswith(_READ_PREFIXES)) if mutating is None else mutating,
-            storage,
-        )
+        fn.__bastion_operation__ = (name, is_mutating, storage, cached)  # type: ignore[attr-defined]
         return fn
 
     return mark
@@ -94,6 +100,6 @@ class Provider:
             fn = getattr(type(self), attr)
             marker = getattr(fn, "__bastion_operation__", None)
             if marker is not None:
-                name, mutating, storage = marker
-                specs[name] = OperationSpec(name, getattr(self, attr), mutating, storage)
+                name, mutating, storage, cached = marker
+                specs[name] = OperationSpec(name, getattr(self, attr), mutating, storage, cached)
         return specs

@@ -181,6 +181,7 @@ class AuditLog:
         self._threads: list[threading.Thread] = []
         self._export_lock = threading.Lock()
         self._flush_lock = threading.Lock()
+        self._exporting = True
 
     # --- writing -------------------------------------------------------------------
 
@@ -226,7 +227,7 @@ class AuditLog:
             if not batch:
                 return
             try:
-                with self._store.write() as conn:
+                with self._store.write(notify=False) as conn:
                     insert_entries(conn, batch)
             except Exception:
                 with self._cond:
@@ -319,13 +320,15 @@ class AuditLog:
 
     # --- lifecycle ---------------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, *, export: bool = True) -> None:
+        """Start the group-commit writer and, unless another worker exports, the exporter."""
         self._stopping = False
         self._stop_event.clear()
-        for target, name in (
-            (self._flush_loop, "audit-flush"),
-            (self._export_loop, "audit-export"),
-        ):
+        self._exporting = export
+        loops = [(self._flush_loop, "audit-flush")]
+        if export:
+            loops.append((self._export_loop, "audit-export"))
+        for target, name in loops:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -340,7 +343,8 @@ class AuditLog:
         self._threads.clear()
         try:
             self.flush()
-            self.export()
+            if self._exporting:
+                self.export()
         except Exception:
             log.exception("final audit flush failed")
 

@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
+from bastion.storage.changes import ChangeSignal
+
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
@@ -50,6 +52,7 @@ class Store:
                 self.url, pool_size=pool_size, max_overflow=8, pool_pre_ping=True
             )
         self._migrate_lock = threading.Lock()
+        self.changes: ChangeSignal | None = None  # set when several workers share storage
 
     @staticmethod
     def _install_sqlite_hooks(engine: Engine) -> None:
@@ -69,12 +72,18 @@ class Store:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
-        """A read-write transaction: committed when the block ends, rolled back on error."""
+    def write(self, *, notify: bool = True) -> Iterator[Connection]:
+        """A read-write transaction: committed when the block ends, rolled back on error.
+
+        After the commit, other worker processes are told to drop their caches
+        (`changes`); writes no cache derives from (audit records) pass notify=False.
+        """
         with self.engine.connect() as conn:
             conn = conn.execution_options(bastion_write=True)
             with conn.begin():
                 yield conn
+        if notify and self.changes is not None:
+            self.changes.bump()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -108,6 +117,28 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+class NeedsStorage(BaseException):
+    """A cache-served call reached storage on the event loop: run it again off the loop.
+
+    A BaseException so that a handler's `except Exception` cannot swallow it.
+    """
+
+
+class StorageProbe:
+    """Stands in for the transaction of a call tried on the event loop: any use of it
+    is a cache miss, reported by raising NeedsStorage before anything blocks."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise NeedsStorage(name)
+
+
+def leave_loop(tx: object) -> None:
+    """Stop a call tried on the event loop before work that must not run there: opening
+    a transaction of its own, or CPU-heavy work (RSA, elliptic curves)."""
+    if isinstance(tx, StorageProbe):
+        raise NeedsStorage("off the event loop")
 
 
 class LazyRead:

@@ -69,6 +69,7 @@ from bastion.storage.kms_tables import (
     kms_key_material,
     kms_keys,
 )
+from bastion.storage.store import leave_loop
 
 T = TypeVar("T")
 
@@ -373,6 +374,8 @@ class KmsProvider(Provider):
         return found
 
     def _handle(self, ctx: RequestContext, key: Key, version: int) -> kc.KeyHandle:
+        if not key.symmetric and not key.key_spec.startswith("HMAC"):
+            leave_loop(ctx.tx)  # RSA and EC operations take milliseconds
         handle = self._material.get(key.region, key.key_id, version)
         if handle is not None:
             return handle
@@ -620,6 +623,7 @@ class KmsProvider(Provider):
             tx.get_execution_options().get("bastion_write", False)
         )
         if not in_write:  # a read call (or a cache-served one): a short write of its own
+            leave_loop(tx)
             try:
                 with self._store.write() as conn:
                     key = self._insert_aws_managed(conn, ctx, alias)
@@ -995,7 +999,7 @@ class KmsProvider(Provider):
         except kc.InvalidBlobError:
             raise invalid_ciphertext() from None
 
-    @operation("Encrypt", mutating=False, storage=False)
+    @operation("Encrypt", mutating=False, cached=True)
     @_cache_served
     def encrypt(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
         key_id = request["KeyId"]
@@ -1015,7 +1019,7 @@ class KmsProvider(Provider):
         self._dry_run(request)
         return {"CiphertextBlob": blob, "KeyId": key.arn, "EncryptionAlgorithm": algorithm}
 
-    @operation("Decrypt", mutating=False, storage=False)
+    @operation("Decrypt", mutating=False, cached=True)
     @_cache_served
     def decrypt(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
         blob = _ciphertext_blob(request)
@@ -1037,7 +1041,7 @@ class KmsProvider(Provider):
         self._dry_run(request)
         return {"KeyId": key.arn, "Plaintext": plaintext, "EncryptionAlgorithm": algorithm}
 
-    @operation("ReEncrypt", mutating=False, storage=False)
+    @operation("ReEncrypt", mutating=False, cached=True)
     @_cache_served
     def re_encrypt(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
         blob = _ciphertext_blob(request)
@@ -1108,7 +1112,7 @@ class KmsProvider(Provider):
         self._dry_run(request)
         return key, plaintext, blob
 
-    @operation("GenerateDataKey", mutating=False, storage=False)
+    @operation("GenerateDataKey", mutating=False, cached=True)
     @_cache_served
     def generate_data_key(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
         if request.get("Recipient"):
@@ -1116,7 +1120,7 @@ class KmsProvider(Provider):
         key, plaintext, blob = self._data_key(ctx, request, "GenerateDataKey")
         return {"CiphertextBlob": blob, "Plaintext": plaintext, "KeyId": key.arn}
 
-    @operation("GenerateDataKeyWithoutPlaintext", mutating=False, storage=False)
+    @operation("GenerateDataKeyWithoutPlaintext", mutating=False, cached=True)
     @_cache_served
     def generate_data_key_without_plaintext(
         self, ctx: RequestContext, request: dict[str, Any]
@@ -1237,7 +1241,7 @@ class KmsProvider(Provider):
         assert isinstance(handle, kc.HmacKey)
         return key, handle
 
-    @operation("GenerateMac", mutating=False, storage=False)
+    @operation("GenerateMac", mutating=False, cached=True)
     @_cache_served
     def generate_mac(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
         key, handle = self._mac_setup(ctx, request, "GenerateMac")
@@ -1245,7 +1249,7 @@ class KmsProvider(Provider):
         self._dry_run(request)
         return {"Mac": mac, "MacAlgorithm": request["MacAlgorithm"], "KeyId": key.arn}
 
-    @operation("VerifyMac", mutating=False, storage=False)
+    @operation("VerifyMac", mutating=False, cached=True)
     @_cache_served
     def verify_mac(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
         key, handle = self._mac_setup(ctx, request, "VerifyMac")

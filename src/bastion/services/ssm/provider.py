@@ -487,7 +487,7 @@ class SsmProvider(Provider):
             out["Selector"] = sel.suffix
         return out
 
-    @operation("GetParameter")
+    @operation("GetParameter", cached=True)
     def get_parameter(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
         sel = rules.parse_selector(request["Name"])
         candidates = rules.name_candidates(sel.name)
@@ -502,7 +502,7 @@ class SsmProvider(Provider):
             )
         }
 
-    @operation("GetParameters")
+    @operation("GetParameters", cached=True)
     def get_parameters(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
         decrypt = bool(request.get("WithDecryption"))
         found: list[tuple[Any, Any, rules.Selector]] = []
