@@ -10,8 +10,9 @@ Producers:
 
 `EventBus.pump(now)` (a scheduler job; tests call it directly) moves events forward:
 audit records and outbox rows are matched against the enabled rules of their account,
-region and bus, one delivery row is queued per matched target, and due deliveries are
-attempted. Target kinds:
+region and bus, scheduled rules whose run is due put a "Scheduled Event" on the delivery
+path of their own targets, one delivery row is queued per matched target, and due
+deliveries are attempted. Target kinds:
 - webhook: a target `Arn` that is an `http://` or `https://` URL: the event is POSTed
   as JSON; a 2xx answer delivers it;
 - command: `arn:aws:lambda:<region>:<account>:function:bastion-command:<name>`, where
@@ -43,8 +44,9 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, func, select, update
 
-from bastion.clock import Clock
+from bastion.clock import Clock, as_utc
 from bastion.rules.event_patterns import PatternError, matches, parse_pattern
+from bastion.rules.schedule_expressions import ScheduleError, parse_schedule
 from bastion.storage import Store
 from bastion.storage.events_tables import (
     events_cursors,
@@ -68,6 +70,10 @@ DEFAULT_MAX_AGE = 86_400
 GAP_WAIT_SECONDS = 5.0
 WEBHOOK_TIMEOUT = 10.0
 COMMAND_TIMEOUT = 60.0
+SCHEDULED_SOURCE = "aws.events"
+SCHEDULED_DETAIL_TYPE = "Scheduled Event"
+# `next_fire_at` of a scheduled rule that never runs again (a cron whose years are over)
+NEVER = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 def iso(when: datetime) -> str:
@@ -123,6 +129,17 @@ def emit(
     )
     put(conn, event, bus=bus, created=time)
     return event
+
+
+def first_fire(expression: str | None, start: datetime) -> datetime | None:
+    """When a scheduled rule created or enabled at `start` first runs; None without a
+    schedule, NEVER when the expression has no run left (or is not valid)."""
+    if not expression:
+        return None
+    try:
+        return parse_schedule(expression).first(start) or NEVER
+    except ScheduleError:
+        return NEVER
 
 
 def put(conn: Connection, event: Mapping[str, Any], *, bus: str, created: datetime) -> None:
@@ -354,6 +371,7 @@ class EventBus:
         now = now or self._clock.now()
         with self._lock:
             self._from_audit(now)
+            self._fire_schedules(now)
             self._from_outbox(now)
             return self._deliver_due(now)
 
@@ -383,17 +401,7 @@ class EventBus:
                 pattern = parse_pattern(text)
             except PatternError:
                 continue
-            targets = [
-                json.loads(t)
-                for (t,) in conn.execute(
-                    select(events_targets.c.target).where(
-                        events_targets.c.account_id == account,
-                        events_targets.c.region == region,
-                        events_targets.c.bus == bus,
-                        events_targets.c.rule == name,
-                    )
-                )
-            ]
+            targets = self._targets_of(conn, account, region, bus, name)
             if targets:
                 rules.append(_Rule(arn, pattern, targets))
         cache[key] = rules
@@ -412,26 +420,51 @@ class EventBus:
             if not matches(rule.pattern, event):
                 continue
             for target in rule.targets:
-                try:
-                    payload = target_input(target, event)
-                except (ValueError, KeyError, TypeError):
-                    log.warning(
-                        "target %s of %s: input cannot be built", target.get("Id"), rule.arn
-                    )
-                    continue
-                conn.execute(
-                    events_deliveries.insert().values(
-                        account_id=event.get("account", ""),
-                        region=event.get("region", ""),
-                        rule_arn=rule.arn,
-                        target=json.dumps(target),
-                        payload=payload if isinstance(payload, str) else json.dumps(payload),
-                        event_time=now,
-                        attempts=0,
-                        next_attempt_at=now,
-                        done=False,
-                    )
+                self._queue(conn, rule.arn, target, event, now)
+
+    @staticmethod
+    def _targets_of(
+        conn: Connection, account: str, region: str, bus: str, rule: str
+    ) -> list[dict[str, Any]]:
+        return [
+            json.loads(t)
+            for (t,) in conn.execute(
+                select(events_targets.c.target).where(
+                    events_targets.c.account_id == account,
+                    events_targets.c.region == region,
+                    events_targets.c.bus == bus,
+                    events_targets.c.rule == rule,
                 )
+            )
+        ]
+
+    @staticmethod
+    def _queue(
+        conn: Connection,
+        rule_arn: str,
+        target: dict[str, Any],
+        event: Mapping[str, Any],
+        now: datetime,
+    ) -> None:
+        """One delivery of `event` to `target`, attempted by the next `_deliver_due`."""
+        try:
+            payload = target_input(target, event)
+        except (ValueError, KeyError, TypeError):
+            log.warning("target %s of %s: input cannot be built", target.get("Id"), rule_arn)
+            return
+        conn.execute(
+            events_deliveries.insert().values(
+                account_id=event.get("account", ""),
+                region=event.get("region", ""),
+                rule_arn=rule_arn,
+                target=json.dumps(target),
+                payload=payload if isinstance(payload, str) else json.dumps(payload),
+                event_time=now,
+                attempts=0,
+                next_attempt_at=now,
+                done=False,
+            )
+        )
 
     def _cursor(self, conn: Connection, name: str) -> int:
         row = conn.execute(
@@ -449,7 +482,7 @@ class EventBus:
 
     def _from_audit(self, now: datetime) -> None:
         while True:
-            with self._store.write() as conn:
+            with self._store.write(notify=False) as conn:
                 cursor = self._cursor(conn, AUDIT_CURSOR)
                 if not self._has_pattern_rules(conn, DEFAULT_BUS):
                     # Nothing can match: skip the records instead of reading each back.
@@ -506,6 +539,75 @@ class EventBus:
             expected = seq + 1
         self._gap_since = None
         return rows
+
+    # --- scheduled rules -------------------------------------------------------------
+
+    def _fire_schedules(self, now: datetime) -> None:
+        """Run the scheduled rules that are due (enabled, on the default bus).
+
+        A run puts one "Scheduled Event" on the delivery path of the rule's own targets:
+        a scheduled rule triggers itself, it is not an event other rules match. Runs
+        missed while Bastion was down are not replayed: a late rule runs once, then keeps
+        to its schedule. The next run is claimed in the transaction that queues the
+        deliveries, so a run is never fired twice (another node, a restart).
+        """
+        with self._store.read() as conn:
+            due = conn.execute(
+                select(
+                    events_rules.c.account_id,
+                    events_rules.c.region,
+                    events_rules.c.name,
+                    events_rules.c.arn,
+                    events_rules.c.schedule,
+                    events_rules.c.next_fire_at,
+                ).where(
+                    events_rules.c.bus == DEFAULT_BUS,
+                    events_rules.c.state == "ENABLED",
+                    events_rules.c.schedule.is_not(None),
+                    (events_rules.c.next_fire_at <= now) | events_rules.c.next_fire_at.is_(None),
+                )
+            ).all()
+        for row in due:
+            with self._store.write() as conn:
+                self._fire(conn, row, now)
+
+    def _fire(self, conn: Connection, row: Any, now: datetime) -> None:
+        account, region, name, arn, expression, stored = row
+        due = as_utc(stored)
+        if due is None:  # a rule stored before runs were tracked: its schedule starts now
+            following = first_fire(expression, now)
+        else:
+            try:
+                following = parse_schedule(expression).after(due, now) or NEVER
+            except ScheduleError:
+                following = NEVER
+        claimed = conn.execute(
+            update(events_rules)
+            .where(
+                events_rules.c.account_id == account,
+                events_rules.c.region == region,
+                events_rules.c.bus == DEFAULT_BUS,
+                events_rules.c.name == name,
+                events_rules.c.state == "ENABLED",
+                events_rules.c.next_fire_at.is_(None)
+                if stored is None
+                else events_rules.c.next_fire_at == stored,
+            )
+            .values(next_fire_at=following)
+        )
+        if due is None or claimed.rowcount != 1:
+            return  # not started yet, or changed (or fired by another node) meanwhile
+        event = envelope(
+            account_id=account,
+            region=region,
+            source=SCHEDULED_SOURCE,
+            detail_type=SCHEDULED_DETAIL_TYPE,
+            detail={},
+            time=due,
+            resources=[arn],
+        )
+        for target in self._targets_of(conn, account, region, DEFAULT_BUS, name):
+            self._queue(conn, arn, target, event, now)
 
     def _from_outbox(self, now: datetime) -> None:
         while True:

@@ -1,5 +1,8 @@
-"""Event bus tables (migration `0007_events`), on the shared `metadata`.
+"""Event bus tables (migrations `0007_events`, `0010_events_buses`), on the shared `metadata`.
 
+`events_buses` holds custom event buses (the `default` bus of every account always
+exists and has no row). A scheduled rule's next run is `events_rules.next_fire_at`, kept
+in storage so a restart or a second node never fires the same run twice.
 `events_outbox` receives events in the transaction that caused them (a parameter
 change commits with its event or not at all); the bus worker matches them against
 rules and queues one `events_deliveries` row per matched target, retried with backoff.
@@ -22,6 +25,22 @@ from sqlalchemy import (
 
 from bastion.storage.schema import metadata
 
+events_buses = Table(
+    "events_buses",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("region", String(32), primary_key=True),
+    Column("name", String(256), primary_key=True),
+    Column("arn", String(1600), nullable=False),
+    Column("description", Text),
+    Column("kms_key", String(2048)),
+    Column("dead_letter", Text),  # DeadLetterConfig, JSON
+    Column("log_config", Text),  # LogConfig, JSON
+    Column("tags", Text, nullable=False, default="[]"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
 events_rules = Table(
     "events_rules",
     metadata,
@@ -37,6 +56,8 @@ events_rules = Table(
     Column("role_arn", String(1600)),
     Column("tags", Text, nullable=False, default="[]"),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("next_fire_at", DateTime(timezone=True)),
+    Index("ix_events_rules_next_fire", "next_fire_at"),
 )
 
 events_targets = Table(

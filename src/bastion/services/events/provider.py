@@ -1,9 +1,11 @@
-"""Amazon EventBridge, the subset Bastion's event bus needs: rules with event patterns,
-targets (webhooks and commands), PutEvents and TestEventPattern, on the default bus.
+"""Amazon EventBridge, the subset Bastion's event bus needs: event buses (the default
+one and custom ones), rules with event patterns or schedules, targets (webhooks and
+commands), PutEvents and TestEventPattern.
 
-Matching and delivery are the spine's (`bastion.spine.events.EventBus`); this provider
-stores rules and targets and puts custom events on the bus. Scheduled rules
-(`ScheduleExpression`) are stored and shown but do not fire in this version.
+Matching, scheduled runs and delivery are the spine's (`bastion.spine.events.EventBus`);
+this provider stores buses, rules and targets and puts custom events on a bus. A
+scheduled rule's next run is computed here when the rule is created, changed or enabled
+(`events_rules.next_fire_at`) and advanced by the bus each time it runs.
 """
 
 from __future__ import annotations
@@ -18,12 +20,15 @@ from bastion.clock import Clock, SystemClock
 from bastion.context import RequestContext
 from bastion.errors import ClientError, ResourceNotFoundError, ValidationError
 from bastion.rules.event_patterns import PatternError, matches, parse_pattern
+from bastion.rules.schedule_expressions import ScheduleError, parse_schedule
 from bastion.services.base import Provider, operation
+from bastion.services.events import buses
 from bastion.spine import events as bus_module
 from bastion.spine.events import DEFAULT_BUS, EventBus
 from bastion.spine.scheduler import Scheduler
 from bastion.storage import Store
 from bastion.storage.events_tables import (
+    events_buses,
     events_deliveries,
     events_outbox,
     events_rules,
@@ -45,6 +50,10 @@ def _not_found(name: str, bus: str = DEFAULT_BUS) -> ResourceNotFoundError:
     return ResourceNotFoundError(f"Rule {name} does not exist on EventBus {bus}.")
 
 
+def _json_or_none(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
 def _page(items: list[Any], request: dict[str, Any], key: str) -> dict[str, Any]:
     """One page of `items` from the offset in NextToken (an unreadable token starts over)."""
     token = str(request.get("NextToken") or "0")
@@ -58,7 +67,7 @@ def _page(items: list[Any], request: dict[str, Any], key: str) -> dict[str, Any]
 
 class EventsProvider(Provider):
     service = "events"
-    state_tables = (events_rules, events_targets, events_outbox, events_deliveries)
+    state_tables = (events_buses, events_rules, events_targets, events_outbox, events_deliveries)
 
     def __init__(
         self,
@@ -74,11 +83,9 @@ class EventsProvider(Provider):
 
     @staticmethod
     def _bus(ctx: RequestContext, request: dict[str, Any]) -> str:
-        name = request.get("EventBusName") or DEFAULT_BUS
-        if name.startswith("arn:"):
-            name = name.rsplit("/", 1)[-1]
-        if name != DEFAULT_BUS:
-            raise ResourceNotFoundError(f"Event bus {name} does not exist.")
+        """The bus a rule operation names; ResourceNotFoundException if there is none."""
+        name = buses.bus_name(ctx, request.get("EventBusName"))
+        buses.require(ctx.tx, ctx, name)
         return name
 
     @staticmethod
@@ -88,18 +95,20 @@ class EventsProvider(Provider):
 
     @staticmethod
     def _bus_arn(ctx: RequestContext, bus: str) -> str:
-        return f"arn:aws:events:{ctx.region}:{ctx.account_id}:event-bus/{bus}"
+        return buses.bus_arn(ctx, bus)
+
+    @staticmethod
+    def _where_rule(ctx: RequestContext, bus: str, name: str) -> tuple[Any, ...]:
+        return (
+            events_rules.c.account_id == ctx.account_id,
+            events_rules.c.region == ctx.region,
+            events_rules.c.bus == bus,
+            events_rules.c.name == name,
+        )
 
     def _rule(self, ctx: RequestContext, bus: str, name: str) -> Any:
         return (
-            ctx.tx.execute(
-                select(events_rules).where(
-                    events_rules.c.account_id == ctx.account_id,
-                    events_rules.c.region == ctx.region,
-                    events_rules.c.bus == bus,
-                    events_rules.c.name == name,
-                )
-            )
+            ctx.tx.execute(select(events_rules).where(*self._where_rule(ctx, bus, name)))
             .mappings()
             .first()
         )
@@ -139,6 +148,69 @@ class EventsProvider(Provider):
             )
         ]
 
+    # ---------------------------------------------------------------- buses
+
+    @operation("CreateEventBus")
+    def create_event_bus(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+        name = request["Name"]
+        arn = self._bus_arn(ctx, name)
+        ctx.authorize("events:CreateEventBus", [arn])
+        if name == DEFAULT_BUS or buses.find(ctx.tx, ctx, name) is not None:
+            raise ClientError(
+                f"Event bus {name} already exists.", code="ResourceAlreadyExistsException"
+            )
+        source = request.get("EventSourceName")
+        if source is None and "/" in name:
+            raise ValidationError("Event bus name must not contain '/'.")
+        if source is not None:  # partner event sources: none exist on Bastion
+            raise ResourceNotFoundError(f"Event source {source} does not exist.")
+        ctx.tx.execute(
+            events_buses.insert().values(
+                account_id=ctx.account_id,
+                region=ctx.region,
+                name=name,
+                arn=arn,
+                description=request.get("Description"),
+                kms_key=request.get("KmsKeyIdentifier"),
+                dead_letter=_json_or_none(request.get("DeadLetterConfig")),
+                log_config=_json_or_none(request.get("LogConfig")),
+                tags=json.dumps(request.get("Tags") or []),
+                created_at=ctx.now,
+                updated_at=ctx.now,
+            )
+        )
+        out: dict[str, Any] = {"EventBusArn": arn}
+        for key in ("Description", "KmsKeyIdentifier", "DeadLetterConfig", "LogConfig"):
+            if request.get(key) is not None:
+                out[key] = request[key]
+        return out
+
+    @operation("DescribeEventBus")
+    def describe_event_bus(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+        name = buses.bus_name(ctx, request.get("Name"))
+        ctx.authorize("events:DescribeEventBus", [self._bus_arn(ctx, name)])
+        if name == DEFAULT_BUS:
+            return buses.describe(ctx, name, None, full=True)
+        row = buses.find(ctx.tx, ctx, name)
+        if row is None:
+            raise buses.not_found(name)
+        return buses.describe(ctx, name, row, full=True)
+
+    @operation("ListEventBuses")
+    def list_event_buses(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+        ctx.authorize("events:ListEventBuses", ["*"])
+        found = buses.listed(ctx.tx, ctx, request.get("NamePrefix"))
+        return _page(found, request, "EventBuses")
+
+    @operation("DeleteEventBus")
+    def delete_event_bus(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+        name = request["Name"]
+        ctx.authorize("events:DeleteEventBus", [self._bus_arn(ctx, name)])
+        if name == DEFAULT_BUS:
+            raise ValidationError("Cannot delete event bus default.")
+        buses.delete_with_rules(ctx.tx, ctx, name)
+        return {}
+
     # ---------------------------------------------------------------- rules
 
     @operation("PutRule")
@@ -153,21 +225,29 @@ class EventsProvider(Provider):
             raise ValidationError(
                 "Parameter(s) EventPattern or ScheduleExpression must be specified."
             )
+        if schedule is not None and bus != DEFAULT_BUS:
+            raise ValidationError("ScheduleExpression is supported only on the default event bus.")
+        if schedule:
+            try:
+                parse_schedule(schedule)
+            except ScheduleError:
+                raise ValidationError("Parameter ScheduleExpression is not valid.") from None
         if pattern:
             try:
                 parse_pattern(pattern)
             except PatternError as exc:
                 raise _pattern_error(str(exc)) from None
-        state = request.get("State") or "ENABLED"
+        state = "DISABLED" if (request.get("State") or "ENABLED") == "DISABLED" else "ENABLED"
+        existing = self._rule(ctx, bus, name)
         values = {
             "arn": arn,
-            "pattern": pattern,
-            "schedule": schedule,
-            "state": "ENABLED" if state.startswith("ENABLED") else "DISABLED",
+            "pattern": pattern or None,
+            "schedule": schedule or None,
+            "state": state,
             "description": request.get("Description"),
             "role_arn": request.get("RoleArn"),
+            "next_fire_at": self._next_fire(ctx, existing, schedule or None, state),
         }
-        existing = self._rule(ctx, bus, name)
         if existing is None:
             ctx.tx.execute(
                 events_rules.insert().values(
@@ -182,16 +262,24 @@ class EventsProvider(Provider):
             )
         else:
             ctx.tx.execute(
-                update(events_rules)
-                .where(
-                    events_rules.c.account_id == ctx.account_id,
-                    events_rules.c.region == ctx.region,
-                    events_rules.c.bus == bus,
-                    events_rules.c.name == name,
-                )
-                .values(**values)
+                update(events_rules).where(*self._where_rule(ctx, bus, name)).values(**values)
             )
         return {"RuleArn": arn}
+
+    @staticmethod
+    def _next_fire(ctx: RequestContext, existing: Any, schedule: str | None, state: str) -> Any:
+        """A schedule starts when its rule is created, re-scheduled or enabled; an update
+        that keeps an enabled rule's schedule keeps its next run."""
+        if schedule is None or state != "ENABLED":
+            return None
+        if (
+            existing is not None
+            and existing["schedule"] == schedule
+            and existing["state"] == "ENABLED"
+            and existing["next_fire_at"] is not None
+        ):
+            return existing["next_fire_at"]
+        return bus_module.first_fire(schedule, ctx.now)
 
     @operation("DescribeRule")
     def describe_rule(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
@@ -211,17 +299,14 @@ class EventsProvider(Provider):
         bus = self._bus(ctx, request)
         name = request["Name"]
         ctx.authorize(f"events:{action}", [self._rule_arn(ctx, bus, name)])
-        if self._rule(ctx, bus, name) is None:
+        row = self._rule(ctx, bus, name)
+        if row is None:
             raise _not_found(name, bus)
+        next_fire = self._next_fire(ctx, row, row["schedule"], state)
         ctx.tx.execute(
             update(events_rules)
-            .where(
-                events_rules.c.account_id == ctx.account_id,
-                events_rules.c.region == ctx.region,
-                events_rules.c.bus == bus,
-                events_rules.c.name == name,
-            )
-            .values(state=state)
+            .where(*self._where_rule(ctx, bus, name))
+            .values(state=state, next_fire_at=next_fire)
         )
         return {}
 
@@ -242,14 +327,7 @@ class EventsProvider(Provider):
             return {}
         if self._targets(ctx.tx, ctx, bus, name):
             raise ValidationError("Rule can't be deleted since it has targets.")
-        ctx.tx.execute(
-            delete(events_rules).where(
-                events_rules.c.account_id == ctx.account_id,
-                events_rules.c.region == ctx.region,
-                events_rules.c.bus == bus,
-                events_rules.c.name == name,
-            )
-        )
+        ctx.tx.execute(delete(events_rules).where(*self._where_rule(ctx, bus, name)))
         return {}
 
     @operation("ListRules")
@@ -368,9 +446,8 @@ class EventsProvider(Provider):
             try:
                 bus = self._bus(ctx, entry)
             except ResourceNotFoundError as err:
-                ctx.authorize(
-                    "events:PutEvents", [self._bus_arn(ctx, entry.get("EventBusName") or "")]
-                )
+                named = buses.bus_name(ctx, entry.get("EventBusName"))
+                ctx.authorize("events:PutEvents", [self._bus_arn(ctx, named)])
                 results.append(
                     {"ErrorCode": "ResourceNotFoundException", "ErrorMessage": err.message}
                 )

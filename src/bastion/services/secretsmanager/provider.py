@@ -23,8 +23,9 @@ import string
 import threading
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
@@ -49,6 +50,8 @@ MAX_STAGES_PER_VERSION = 20
 MAX_POLICY = 20480
 KEEP_VERSIONS = 100
 KEEP_RECENT = timedelta(hours=24)
+# what RotateSecret configures, put back when its configuration test fails
+ROTATION_COLUMNS = ("rotation_enabled", "rotation_lambda", "rotation_rules", "next_rotation_at")
 PUNCTUATION = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
 _NAME = re.compile(r"^[A-Za-z0-9/_+=.@!-]+$")
 _SUFFIX_ALPHABET = string.ascii_letters + string.digits
@@ -187,7 +190,12 @@ class SecretsManagerProvider(Provider):
                 "secretsmanager-rotation", self.rotations.run_due, timedelta(seconds=30)
             )
             scheduler.register("secretsmanager-purge", self.purge_due, timedelta(minutes=1))
-            scheduler.register("secretsmanager-accessed", self.flush_accessed, timedelta(minutes=1))
+            scheduler.register(
+                "secretsmanager-accessed",
+                self.flush_accessed,
+                timedelta(minutes=1),
+                every_process=True,  # the pending dates live in this process
+            )
 
     # ============================================================== plumbing
 
@@ -566,7 +574,7 @@ class SecretsManagerProvider(Provider):
             return v
         return None
 
-    @operation("GetSecretValue")
+    @operation("GetSecretValue", cached=True)
     def get_secret_value(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
         version_id, stage = request.get("VersionId"), request.get("VersionStage")
         extra: dict[str, Any] = {}
@@ -1384,6 +1392,14 @@ class SecretsManagerProvider(Provider):
             )
             values["rotation_due_at"] = ctx.now
             ctx.on_commit.append(self.rotations.wake)
+        else:
+            # AWS tests the configuration with the testSecret step alone. The rotator must
+            # see it committed, so the test runs once this transaction has; a failure puts
+            # the previous configuration back and fails this call.
+            previous = {column: row[column] for column in ROTATION_COLUMNS}
+            ctx.on_commit.append(
+                partial(self.rotations.test_configuration, row["arn"], token, lambda_arn, previous)
+            )
         ctx.tx.execute(update(sm_secrets).where(sm_secrets.c.arn == row["arn"]).values(**values))
         out: dict[str, Any] = {"ARN": row["arn"], "Name": row["name"]}
         if immediately:
@@ -1434,6 +1450,54 @@ class SecretsManagerProvider(Provider):
         elif PENDING not in existing["stages"]:
             self._set_stages(conn, arn, token, [*existing["stages"], PENDING])
 
+    def add_trial_version(self, ctx: RequestContext, row: Any, token: str) -> TrialVersion:
+        """The temporary AWSPENDING version of a configuration test (RotateImmediately
+        false): a copy of the AWSCURRENT value, so a rotator's testSecret step checks that
+        the working credentials reach the service; empty when there is no current value.
+        Named by `token` unless a version already has that id."""
+        conn, arn = ctx.tx, row["arn"]
+        versions = self._versions(conn, arn)
+        version_id = token
+        if any(v["version_id"] == token for v in versions):
+            version_id = str(uuid.uuid4())
+        holder = next((v for v in versions if PENDING in v["stages"]), None)
+        if holder is not None:
+            holder["stages"].remove(PENDING)
+            self._set_stages(conn, arn, holder["version_id"], holder["stages"])
+        values: dict[str, Any] = {"stages": json.dumps([PENDING]), "binary": False}
+        current = self._find_version(versions, None, CURRENT)
+        if current is not None and current["ciphertext"] is not None:
+            value = self._open(ctx, arn, current)
+            data_key, sealed = self._seal(ctx, arn, version_id, row["kms_key_id"], value)
+            values.update(
+                kms_key_id=row["kms_key_id"] or DEFAULT_KEY,
+                binary=current["binary"],
+                data_key=data_key,
+                ciphertext=sealed,
+            )
+        conn.execute(
+            sm_versions.insert().values(
+                arn=arn, version_id=version_id, created_at=ctx.now, **values
+            )
+        )
+        return TrialVersion(version_id, holder["version_id"] if holder is not None else None)
+
+    def remove_trial_version(self, conn: Connection, arn: str, trial: TrialVersion) -> None:
+        """Remove a test's version; AWSPENDING goes back where it was, if still free."""
+        conn.execute(
+            delete(sm_versions).where(
+                sm_versions.c.arn == arn, sm_versions.c.version_id == trial.version_id
+            )
+        )
+        if trial.pending_was_on is None:
+            return
+        versions = self._versions(conn, arn)
+        if any(PENDING in v["stages"] for v in versions):
+            return
+        for v in versions:
+            if v["version_id"] == trial.pending_was_on:
+                self._set_stages(conn, arn, v["version_id"], [*v["stages"], PENDING])
+
     def read_row(self, conn: Connection, arn: str) -> Any:
         return conn.execute(select(sm_secrets).where(sm_secrets.c.arn == arn)).mappings().first()
 
@@ -1442,6 +1506,14 @@ class SecretsManagerProvider(Provider):
 
     def handler(self, name: str) -> Callable[[RequestContext, dict[str, Any]], dict[str, Any]]:
         return self.operations()[name].handler  # type: ignore[return-value]
+
+
+@dataclass(frozen=True, slots=True)
+class TrialVersion:
+    """The version a configuration test added, and where AWSPENDING was before."""
+
+    version_id: str
+    pending_was_on: str | None
 
 
 def random_password(request: dict[str, Any]) -> str:

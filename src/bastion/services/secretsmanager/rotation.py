@@ -8,6 +8,10 @@ resumed from that step. Failed attempts are retried with backoff (2, 4, 8, 16 mi
 after MAX_ATTEMPTS the rotation waits for a new `RotateSecret`, which AWS answers with
 "A previous rotation isn't complete. That rotation will be reattempted." and reattempts.
 
+`RotateSecret` with RotateImmediately=false does not rotate: `test_configuration` runs
+only the testSecret step against a temporary AWSPENDING version, as AWS tests a rotation
+configuration, and a failure fails the call and puts the previous configuration back.
+
 Where AWS invokes a Lambda function, `RotationLambdaARN` names a rotator:
 - `...:function:bastion-rotator-postgresql-single-user`, `...-postgresql-alternating-users`,
   `...-random-password`: built in (`rotators/builtin.py`);
@@ -40,7 +44,7 @@ from sqlalchemy import and_, or_, select, update
 from bastion import ids
 from bastion.clock import Clock, SystemClock
 from bastion.context import Principal, RequestContext, ResourcePolicy
-from bastion.errors import ServiceError
+from bastion.errors import ClientError, ServiceError
 from bastion.services.secretsmanager import schedule
 from bastion.spine.audit import insert_entries
 from bastion.spine.events import command_name, commands_from_environment, run_command
@@ -49,7 +53,7 @@ from bastion.storage import Store
 from bastion.storage.secrets_tables import sm_secrets
 
 if TYPE_CHECKING:
-    from bastion.services.secretsmanager.provider import SecretsManagerProvider
+    from bastion.services.secretsmanager.provider import SecretsManagerProvider, TrialVersion
 
 log = logging.getLogger("bastion.rotation")
 
@@ -57,6 +61,10 @@ STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
 MAX_ATTEMPTS = 5
 SERVICE = "secretsmanager.amazonaws.com"
 BUILTIN_PREFIX = ":function:bastion-rotator-"
+TEST_FAILED = (
+    "The rotation configuration test failed: the testSecret step of the rotation function"
+    " returned an error. The rotation configuration was not changed."
+)
 
 
 _REATTEMPTS_LOCK = threading.Lock()
@@ -370,6 +378,65 @@ class RotationEngine:
         )
         self._service_event(row, "RotationSucceeded", now)
         return True
+
+    # --- RotateImmediately=false ----------------------------------------------------------
+
+    def test_configuration(
+        self, arn: str, token: str, lambda_arn: str, previous: Mapping[str, Any]
+    ) -> None:
+        """Test a rotation configuration as AWS does when RotateSecret doesn't rotate at once:
+        add an AWSPENDING version, run only the rotator's testSecret step, remove the version.
+
+        Called once RotateSecret's configuration has committed, so that the rotator (a
+        separate process for a command) sees the secret enabled for rotation and the
+        pending version, as AWS's rotation templates check. On failure the `previous`
+        rotation configuration is put back and RotateSecret fails: versions, labels and
+        configuration are then as they were before the call.
+        """
+        assert self._store is not None
+        with self._lock:
+            with self._store.read() as conn:
+                row = self._provider.read_row(conn, arn)
+            trial = None
+            failure: Exception | None = None
+            try:
+                trial = self._add_trial(row, token)
+                event = {
+                    "Step": "testSecret",
+                    "SecretId": arn,
+                    "ClientRequestToken": trial.version_id,
+                    "RotationToken": trial.version_id,
+                }
+                self._invoke(lambda_arn, event, SecretsApi(self, row["account_id"], row["region"]))
+            except Exception as exc:  # whatever the rotator raised: the test failed
+                failure = exc
+            finally:
+                with self._store.write() as conn:
+                    if trial is not None:
+                        self._provider.remove_trial_version(conn, arn, trial)
+                    if failure is not None:
+                        conn.execute(
+                            update(sm_secrets).where(sm_secrets.c.arn == arn).values(**previous)
+                        )
+                self._provider.after_write()
+        if failure is None:
+            return
+        log.warning("rotation configuration test of %s failed: %s", arn, failure)
+        if trial is None and isinstance(failure, ServiceError):
+            raise failure  # the version could not be made (KMS refused...): AWS's own error
+        raise ClientError(TEST_FAILED, code="InvalidRequestException")
+
+    def _add_trial(self, row: Any, token: str) -> TrialVersion:
+        assert self._store is not None
+        callbacks: list[Any] = []
+        now = self._clock.now()
+        with self._store.write() as conn:
+            ctx = self._ctx(row["account_id"], row["region"], "RotateSecret", conn, now, callbacks)
+            trial = self._provider.add_trial_version(ctx, row, token)
+        for callback in callbacks:
+            callback()
+        self._provider.after_write()
+        return trial
 
     def _finish(self, row: Any, token: str) -> None:
         """After finishSecret: AWSCURRENT must be on the new version; AWSPENDING goes."""
