@@ -19,10 +19,13 @@ import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from sqlalchemy import func, select
 
 from bastion.clock import ManualClock
 from bastion.spine.scheduler import Scheduler
+from bastion.storage import Store
 from bastion.storage.changes import ChangeSignal, create_signal_file
+from bastion.storage.schema import audit_events
 from support import ProcessServer
 
 FRESH_CONNECTIONS = 40  # each on a new connection: P(one worker gets none) ~ 2**-39
@@ -204,3 +207,28 @@ def test_a_dead_worker_is_replaced_and_stop_ends_every_worker(workers) -> None:
     for pid in after.values():
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def test_every_workers_records_are_committed_and_exported_by_a_clean_stop(workers) -> None:
+    caller = Caller(workers, *workers.credentials)
+    for _ in range(FRESH_CONNECTIONS):
+        status, _ = caller.call("sts", None, "Action=GetCallerIdentity&Version=2011-06-15")
+        assert status == 200
+    workers.stop()
+    store = Store(workers.settings.effective_database_url)
+    try:
+        with store.read() as conn:
+            recorded = conn.execute(
+                select(func.count())
+                .select_from(audit_events)
+                .where(audit_events.c.event_name == "GetCallerIdentity")
+            ).scalar()
+    finally:
+        store.dispose()
+    assert recorded == FRESH_CONNECTIONS
+    exported = [
+        json.loads(line)
+        for path in (workers.settings.audit_dir).rglob("events.jsonl")
+        for line in path.read_text().splitlines()
+    ]
+    assert sum(r["eventName"] == "GetCallerIdentity" for r in exported) == FRESH_CONNECTIONS

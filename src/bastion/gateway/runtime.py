@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -30,6 +31,7 @@ from bastion.services.ssm.provider import SsmProvider
 from bastion.services.sts.provider import StsProvider
 from bastion.services.wafv2.provider import Wafv2Provider
 from bastion.spine.audit import AuditLog
+from bastion.spine.audit_writer import RemoteAuditSink
 from bastion.spine.scheduler import Scheduler
 from bastion.storage import Store
 from bastion.storage.changes import ChangeSignal
@@ -164,15 +166,27 @@ def dev_principal(settings: Settings) -> Principal:
     )
 
 
-def build_runtime(settings: Settings, clock: Clock | None = None, worker: int = 0) -> Runtime:
-    """Everything one serving process needs; `worker` is its slot when there are several."""
+def build_runtime(
+    settings: Settings,
+    clock: Clock | None = None,
+    worker: int = 0,
+    audit_socket: Path | None = None,
+) -> Runtime:
+    """Everything one serving process needs. `worker` is its slot when there are several;
+    `audit_socket` names the audit writer process that then stores read-call records."""
     clock = clock or SystemClock()
     store, barrier = open_storage(settings)
     if settings.workers > 1:
         store.changes = ChangeSignal(settings.changes_file, worker)
     settings = resolve_account(settings, store)
     bootstrap = initialise(settings, store, barrier, clock)
-    audit = AuditLog(store, settings.audit_dir, clock, flush_interval=settings.audit_flush_interval)
+    audit = AuditLog(
+        store,
+        settings.audit_dir,
+        clock,
+        flush_interval=settings.audit_flush_interval,
+        sink=RemoteAuditSink(audit_socket) if audit_socket is not None else None,
+    )
     credentials = CredentialStore(store, barrier, clock)
     scheduler = Scheduler(clock, leader=worker == 0)
     scheduler.register(

@@ -6,8 +6,9 @@ build their own runtime and listen on the port with SO_REUSEPORT, so the kernel 
 connections across them (with one shared listening socket, the first worker to wake
 accepts a whole burst of keep-alive connections and the others idle). SO_REUSEPORT
 only lets processes of the same user join the port. Worker 0 leads: it alone runs
-the scheduler's storage jobs, the audit export and the data-plane listeners; every
-worker group-commits its own audit records. Caches stay coherent through the shared
+the scheduler's storage jobs and the data-plane listeners. One more process, the audit
+writer (spine.audit_writer), commits every worker's read-call records and exports the
+audit files, keeping that work off the workers' GILs. Caches stay coherent through the shared
 change counters of `storage.changes`. A worker that dies is started again in its slot;
 a worker whose supervisor dies shuts itself down.
 """
@@ -21,8 +22,10 @@ import multiprocessing.process
 import os
 import signal
 import socket
+import tempfile
 import threading
 import time
+from pathlib import Path
 from types import FrameType
 
 import uvicorn
@@ -35,6 +38,8 @@ log = logging.getLogger("bastion.workers")
 RESTART_BACKOFF = 1.0  # seconds before restarting a worker that died young
 YOUNG = 5.0  # a worker dying sooner than this after its start is restarted with backoff
 STOP_TIMEOUT = 15.0
+STARTUP_TIMEOUT = 30.0
+AUDIT = -1  # the audit writer's slot among the supervised processes
 
 
 def _exit_with_parent() -> None:
@@ -64,45 +69,96 @@ def reuse_port_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def run_worker(settings: Settings, worker: int) -> None:
+def _setup_logging(settings: Settings, name: str) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format=f"%(asctime)s %(levelname)s %(name)s[{name}]: %(message)s",
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def run_worker(settings: Settings, worker: int, audit_socket: Path) -> None:
     """A worker process: its own runtime and uvicorn server on its own share of the port."""
     from bastion.gateway.app import BastionApp
     from bastion.gateway.runtime import build_runtime
     from bastion.gateway.server import uvicorn_config
 
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format=f"%(asctime)s %(levelname)s %(name)s[w{worker}]: %(message)s",
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    _setup_logging(settings, f"w{worker}")
     _exit_with_parent()
-    runtime = build_runtime(settings, worker=worker)
+    runtime = build_runtime(settings, worker=worker, audit_socket=audit_socket)
     config = uvicorn_config(BastionApp(runtime), settings.host, settings.port, settings.log_level)
     sock = reuse_port_socket(settings.host, settings.port)
     sock.listen(config.backlog)
     uvicorn.Server(config).run(sockets=[sock])
 
 
+def run_audit_writer(settings: Settings, path: Path) -> None:
+    """The audit writer process (see spine.audit_writer). On SIGTERM or SIGINT it stops
+    accepting and keeps serving the workers still connected until they have left, so
+    their last records are committed."""
+    from bastion.clock import SystemClock
+    from bastion.spine.audit_writer import AuditWriter
+    from bastion.storage import Store
+
+    _setup_logging(settings, "audit")
+    _exit_with_parent()
+    store = Store(settings.effective_database_url)
+    writer = AuditWriter(store, settings.audit_dir, SystemClock(), path)
+    signal.signal(signal.SIGTERM, lambda *_: writer.stop())
+    signal.signal(signal.SIGINT, lambda *_: writer.stop())
+    try:
+        writer.run()
+    finally:
+        store.dispose()
+
+
+def audit_socket_path(settings: Settings) -> Path:
+    """In the data directory, unless that path is too long for a Unix socket (108 bytes);
+    then in a new private temporary directory."""
+    path = settings.data_dir / "run" / "audit.sock"
+    if len(str(path).encode()) < 100:
+        return path
+    return Path(tempfile.mkdtemp(prefix="bastion-")) / "audit.sock"
+
+
 class Supervisor:
     """Starts the workers, restarts the ones that die, stops them all on SIGTERM/SIGINT."""
 
-    def __init__(self, settings: Settings, port: socket.socket) -> None:
+    def __init__(self, settings: Settings, port: socket.socket, audit_socket: Path) -> None:
         self._settings = settings
         self._port = port  # bound, never listening: holds the port against other users
+        self._audit_socket = audit_socket
         self._spawn = multiprocessing.get_context("spawn")
         self._procs: dict[int, multiprocessing.process.BaseProcess] = {}
         self._started: dict[int, float] = {}
         self._stopping = threading.Event()
 
     def _start(self, worker: int) -> None:
-        proc = self._spawn.Process(
-            target=run_worker,
-            args=(self._settings, worker),
-            name=f"bastion-worker-{worker}",
-        )
+        if worker == AUDIT:
+            self._audit_socket.unlink(missing_ok=True)  # a stale one would look ready
+            proc = self._spawn.Process(
+                target=run_audit_writer,
+                args=(self._settings, self._audit_socket),
+                name="bastion-audit",
+            )
+        else:
+            proc = self._spawn.Process(
+                target=run_worker,
+                args=(self._settings, worker, self._audit_socket),
+                name=f"bastion-worker-{worker}",
+            )
         proc.start()
         self._procs[worker] = proc
         self._started[worker] = time.monotonic()
+        if worker == AUDIT:
+            self._await_audit_writer(proc)
+
+    def _await_audit_writer(self, proc: multiprocessing.process.BaseProcess) -> None:
+        """Workers start once the writer listens (their first records need it)."""
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while not self._audit_socket.exists() and proc.is_alive():
+            if time.monotonic() > deadline or self._stopping.wait(0.02):
+                return
 
     def _on_signal(self, _signum: int, _frame: FrameType | None) -> None:
         self._stopping.set()
@@ -110,9 +166,10 @@ class Supervisor:
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
+        self._start(AUDIT)
         for worker in range(self._settings.workers):
             self._start(worker)
-        log.info("%d workers started (pids %s)", len(self._procs), self.pids())
+        log.info("%d workers started (pids %s)", self._settings.workers, self.pids())
         while not self._stopping.is_set():
             sentinels = [p.sentinel for p in self._procs.values()]
             multiprocessing.connection.wait(sentinels, timeout=0.5)
@@ -127,18 +184,21 @@ class Supervisor:
         return self._stop()
 
     def pids(self) -> list[int | None]:
-        return [self._procs[w].pid for w in sorted(self._procs)]
+        return [self._procs[w].pid for w in sorted(self._procs) if w != AUDIT]
 
     def _stop(self) -> int:
-        for proc in self._procs.values():
-            if proc.is_alive():
-                proc.terminate()  # SIGTERM: uvicorn finishes in-flight requests
-        deadline = time.monotonic() + STOP_TIMEOUT
-        for proc in self._procs.values():
-            proc.join(max(0.0, deadline - time.monotonic()))
-            if proc.is_alive():
-                proc.kill()
-                proc.join()
+        """Workers first (they hand their last records to the writer), then the writer."""
+        workers = [p for w, p in self._procs.items() if w != AUDIT]
+        for group in (workers, [self._procs[AUDIT]]):
+            for proc in group:
+                if proc.is_alive():
+                    proc.terminate()  # SIGTERM: uvicorn finishes in-flight requests
+            deadline = time.monotonic() + STOP_TIMEOUT
+            for proc in group:
+                proc.join(max(0.0, deadline - time.monotonic()))
+                if proc.is_alive():
+                    proc.kill()
+                    proc.join()
         self._port.close()
         return 0
 
@@ -148,4 +208,4 @@ def serve_workers(settings: Settings) -> int:
     port = reuse_port_socket(settings.host, settings.port)  # fails now if the port is taken
     create_signal_file(settings.changes_file)
     log.info("serving http://%s:%d with %d workers", settings.host, settings.port, settings.workers)
-    return Supervisor(settings, port).run()
+    return Supervisor(settings, port, audit_socket_path(settings)).run()

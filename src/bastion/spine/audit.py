@@ -17,9 +17,9 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from sqlalchemy import Connection, and_, or_, select
@@ -78,6 +78,10 @@ _SQLITE_RESOURCES_INSERT = (
     + ", ".join(f"json_extract(value, '$[{i}]')" for i in range(4))
     + " FROM json_each(?)"
 )
+_SQLITE_DOCUMENT_EVENTS = _SQLITE_BATCH_INSERT.replace("json_each(?)", "json_each(?, '$[0]')")
+_SQLITE_DOCUMENT_RESOURCES = _SQLITE_RESOURCES_INSERT.replace(
+    "json_each(?)", "json_each(?, '$[1]')"
+)
 _PG_RESOURCES_INSERT = (
     f"INSERT INTO audit_event_resources ({_RESOURCE_COLUMNS}) VALUES (%s, %s, %s, %s)"  # noqa: S608
 )
@@ -86,6 +90,34 @@ _PG_EXPORT = "SELECT seq, record FROM audit_events WHERE seq > %s ORDER BY seq L
 _PG_INSERT = _insert_sql("%s")
 # SQLAlchemy's storage format for DateTime on SQLite, so its reads parse our writes.
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
+
+
+def _utc(text: str) -> datetime:
+    return datetime.strptime(text, _SQLITE_TIME).replace(tzinfo=UTC)
+
+
+def sqlite_event_row(e: AuditEntry) -> tuple[Any, ...]:
+    """An audit_events row as SQLite stores it (text times, 0/1 booleans, JSON text)."""
+    return (
+        e.event_id,
+        e.account_id,
+        e.region,
+        e.event_time.strftime(_SQLITE_TIME),
+        e.event_name,
+        e.event_source,
+        e.username,
+        e.access_key_id,
+        1 if e.read_only else 0,
+        orjson.dumps(e.record).decode(),
+    )
+
+
+def resource_rows(entries: Sequence[AuditEntry]) -> list[tuple[str, int, str, str]]:
+    return [
+        (entry.event_id, i, r.resource_type, r.resource_name)
+        for entry in entries
+        for i, r in enumerate(entry.resources)
+    ]
 
 
 def insert_entries(conn: Connection, entries: Sequence[AuditEntry]) -> None:
@@ -97,21 +129,7 @@ def insert_entries(conn: Connection, entries: Sequence[AuditEntry]) -> None:
     if not entries:
         return
     if conn.dialect.name == "sqlite":
-        rows = [
-            (
-                e.event_id,
-                e.account_id,
-                e.region,
-                e.event_time.strftime(_SQLITE_TIME),
-                e.event_name,
-                e.event_source,
-                e.username,
-                e.access_key_id,
-                1 if e.read_only else 0,
-                orjson.dumps(e.record).decode(),
-            )
-            for e in entries
-        ]
+        rows = [sqlite_event_row(e) for e in entries]
         if len(rows) == 1:
             conn.exec_driver_sql(_SQLITE_INSERT, rows[0])
         else:
@@ -119,7 +137,7 @@ def insert_entries(conn: Connection, entries: Sequence[AuditEntry]) -> None:
                 chunk = orjson.dumps(rows[start : start + _SQLITE_BATCH]).decode()
                 conn.exec_driver_sql(_SQLITE_BATCH_INSERT, (chunk,))
     else:
-        rows = [
+        pg_rows = [
             (
                 e.event_id,
                 e.account_id,
@@ -134,20 +152,53 @@ def insert_entries(conn: Connection, entries: Sequence[AuditEntry]) -> None:
             )
             for e in entries
         ]
-        conn.exec_driver_sql(_PG_INSERT, rows)
-    resources = [
-        (entry.event_id, i, r.resource_type, r.resource_name)
-        for entry in entries
-        for i, r in enumerate(entry.resources)
-    ]
+        conn.exec_driver_sql(_PG_INSERT, pg_rows)
+    insert_resources(conn, resource_rows(entries))
+
+
+def insert_resources(conn: Connection, resources: Sequence[Sequence[Any]]) -> None:
     if not resources:
         return
     if conn.dialect.name == "sqlite":
         for start in range(0, len(resources), _SQLITE_BATCH):
-            chunk = orjson.dumps(resources[start : start + _SQLITE_BATCH]).decode()
+            chunk = orjson.dumps(list(resources[start : start + _SQLITE_BATCH])).decode()
             conn.exec_driver_sql(_SQLITE_RESOURCES_INSERT, (chunk,))
     else:
-        conn.exec_driver_sql(_PG_RESOURCES_INSERT, resources)
+        conn.exec_driver_sql(_PG_RESOURCES_INSERT, [tuple(r) for r in resources])
+
+
+def encode_batch(entries: Sequence[AuditEntry]) -> bytes:
+    """Records as one JSON document, ``[[event rows], [resource rows]]``, for a writer
+    in another process (`insert_batch`). Rows are in SQLite's format."""
+    return orjson.dumps([[sqlite_event_row(e) for e in entries], resource_rows(entries)])
+
+
+def insert_batch(conn: Connection, payload: bytes) -> None:
+    """Insert an `encode_batch` document in the caller's transaction.
+
+    On SQLite the document goes to the database as is (json_each reads it), so a writer
+    process spends no Python work per record.
+    """
+    if conn.dialect.name == "sqlite":
+        text = payload.decode()
+        conn.exec_driver_sql(_SQLITE_DOCUMENT_EVENTS, (text,))
+        conn.exec_driver_sql(_SQLITE_DOCUMENT_RESOURCES, (text,))
+        return
+    events, resources = orjson.loads(payload)
+    rows = [(*row[:3], _utc(row[3]), *row[4:8], bool(row[8]), row[9]) for row in events]
+    if rows:
+        conn.exec_driver_sql(_PG_INSERT, rows)
+    insert_resources(conn, resources)
+
+
+class AuditSink(Protocol):
+    """Where queued records go when a writer process, not this one, stores them."""
+
+    def send(self, entries: Sequence[AuditEntry]) -> None:
+        """Hand records over (group commit); raise OSError if they cannot be."""
+
+    def commit(self, entries: Sequence[AuditEntry]) -> None:
+        """Hand records over and wait until everything sent so far is committed."""
 
 
 class AuditLog:
@@ -162,8 +213,10 @@ class AuditLog:
         max_pending: int = 50_000,
         high_water: int = 5_000,
         backpressure_timeout: float = 10.0,
+        sink: AuditSink | None = None,
     ) -> None:
         self._store = store
+        self._sink = sink  # another process writes the records (see audit_writer)
         self._dir = audit_dir
         self._clock = clock
         self._flush_interval = flush_interval
@@ -219,16 +272,25 @@ class AuditLog:
 
         Serialised: a caller that flushes while the background writer is mid-batch waits
         for that batch, so after `flush()` returns every earlier record is committed.
+        With a writer process, also waits until it has committed what it was sent.
         """
+        self._drain(wait=True)
+
+    def _drain(self, *, wait: bool) -> None:
         with self._flush_lock:
             with self._cond:
                 batch, self._pending = self._pending, []
                 self._drained.notify_all()
-            if not batch:
+            if not batch and (self._sink is None or not wait):
                 return
             try:
-                with self._store.write(notify=False) as conn:
-                    insert_entries(conn, batch)
+                if self._sink is None:
+                    with self._store.write(notify=False) as conn:
+                        insert_entries(conn, batch)
+                elif wait:
+                    self._sink.commit(batch)
+                else:
+                    self._sink.send(batch)
             except Exception:
                 with self._cond:
                     self._pending[:0] = batch
@@ -249,7 +311,7 @@ class AuditLog:
                 if not self._pending:
                     continue
             try:
-                self.flush()
+                self._drain(wait=False)
             except Exception:
                 log.exception("audit flush failed; calls fail until it succeeds")
                 self._stop_event.wait(1.0)
@@ -324,9 +386,9 @@ class AuditLog:
         """Start the group-commit writer and, unless another worker exports, the exporter."""
         self._stopping = False
         self._stop_event.clear()
-        self._exporting = export
+        self._exporting = export and self._sink is None  # a writer process exports itself
         loops = [(self._flush_loop, "audit-flush")]
-        if export:
+        if self._exporting:
             loops.append((self._export_loop, "audit-export"))
         for target, name in loops:
             thread = threading.Thread(target=target, name=name, daemon=True)
