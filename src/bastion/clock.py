@@ -61,3 +61,24 @@ def as_utc(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value
+
+
+_last_iso: tuple[int, str] = (-1, "")
+
+
+def iso_seconds(when: datetime) -> str:
+    """`when` in UTC to the second, as AWS writes times ("2026-11-28T12:00:00Z").
+
+    Every call's audit record and authorization need it, mostly for the same second,
+    so the last result is kept (a naive `when` is taken as UTC).
+    """
+    global _last_iso
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    second = int(when.timestamp())
+    cached = _last_iso
+    if cached[0] == second:
+        return cached[1]
+    text = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
+    _last_iso = (second, text)
+    return text

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 from bastion.auth.policies import PolicyCache
@@ -22,6 +21,7 @@ from bastion.auth.policy import (
     evaluate,
     parse_policy,
 )
+from bastion.clock import iso_seconds
 from bastion.context import Principal, RequestContext, ResourcePolicy
 from bastion.errors import AccessDeniedError
 from bastion.storage import Store
@@ -36,42 +36,40 @@ def denial_message(principal_arn: str, action: str, resource: str, reason: str) 
 
 
 def global_condition_keys(ctx: RequestContext) -> dict[str, Any]:
-    """The aws:* keys Bastion knows for this request."""
+    """The aws:* keys Bastion knows for this request, names lower-cased (keys are
+    case-insensitive in policies, and the engine compares them lower-cased)."""
     principal = ctx.principal
+    now = ctx.now
     keys: dict[str, Any] = {
-        "aws:SourceIp": ctx.source_ip,
-        "aws:CurrentTime": _iso(ctx.now),
-        "aws:EpochTime": str(int(ctx.now.timestamp())),
-        "aws:SecureTransport": "true" if ctx.secure_transport else "false",
-        "aws:RequestedRegion": ctx.region,
-        "aws:PrincipalAccount": principal.account_id,
-        "aws:PrincipalType": _principal_type(principal),
+        "aws:sourceip": ctx.source_ip,
+        "aws:currenttime": iso_seconds(now),
+        "aws:epochtime": str(int(now.timestamp())),
+        "aws:securetransport": "true" if ctx.secure_transport else "false",
+        "aws:requestedregion": ctx.region,
+        "aws:principalaccount": principal.account_id,
+        "aws:principaltype": _principal_type(principal),
         "aws:userid": principal.user_id,
-        "aws:MultiFactorAuthPresent": "true" if principal.mfa else "false",
-        "aws:ViaAWSService": "false",
+        "aws:multifactorauthpresent": "true" if principal.mfa else "false",
+        "aws:viaawsservice": "false",
     }
     if principal.kind == "IAMUser":
         keys["aws:username"] = principal.source_name or principal.name
     if principal.kind == "AssumedRole":
-        keys["aws:PrincipalArn"] = principal.source_arn
+        keys["aws:principalarn"] = principal.source_arn
     else:
-        keys["aws:PrincipalArn"] = principal.arn
+        keys["aws:principalarn"] = principal.arn
     if principal.session_issued is not None:
-        keys["aws:TokenIssueTime"] = _iso(principal.session_issued)
+        keys["aws:tokenissuetime"] = iso_seconds(principal.session_issued)
     for tag, value in principal.tags.items():
-        keys[f"aws:PrincipalTag/{tag}"] = value
+        keys[f"aws:principaltag/{tag}".lower()] = value
     if ctx.via_service:
         service = ctx.via_service.split(".", 1)[0]
-        keys["kms:ViaService"] = ctx.via_service
-        keys["aws:ViaAWSService"] = "true"
-        keys["aws:CalledVia"] = [f"{service}.amazonaws.com"]
-        keys["aws:CalledViaFirst"] = f"{service}.amazonaws.com"
-        keys["aws:CalledViaLast"] = f"{service}.amazonaws.com"
+        keys["kms:viaservice"] = ctx.via_service
+        keys["aws:viaawsservice"] = "true"
+        keys["aws:calledvia"] = [f"{service}.amazonaws.com"]
+        keys["aws:calledviafirst"] = f"{service}.amazonaws.com"
+        keys["aws:calledvialast"] = f"{service}.amazonaws.com"
     return keys
-
-
-def _iso(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _principal_type(principal: Principal) -> str:
@@ -119,7 +117,8 @@ class Authorizer:
         principal = ctx.principal
         context = global_condition_keys(ctx)
         if conditions:
-            context.update(conditions)
+            for name, value in conditions.items():
+                context[name.lower()] = value
         facts = RequestFacts(
             action=action,
             resources=tuple(resources) or ("*",),
@@ -128,6 +127,7 @@ class Authorizer:
             context=context,
             role_arn=principal.source_arn if principal.kind == "AssumedRole" else None,
             user_arn=principal.arn if principal.kind == "IAMUser" else None,
+            context_lowered=True,
         )
         policies = self._policies.get(principal, ctx.tx, self._store)
         resource = None

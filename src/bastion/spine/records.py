@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bastion.clock import iso_seconds
 from bastion.context import Principal
 
 EVENT_VERSION = "1.09"
@@ -92,7 +93,7 @@ def build_entry(
     record: dict[str, Any] = {
         "eventVersion": EVENT_VERSION,
         "userIdentity": user_identity(principal),
-        "eventTime": event_time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "eventTime": iso_seconds(event_time),
         "eventSource": source,
         "eventName": event_name,
         "awsRegion": region,

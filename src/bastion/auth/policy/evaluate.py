@@ -79,10 +79,16 @@ class RequestFacts:
     context: Mapping[str, Any] = field(default_factory=dict)
     role_arn: str | None = None
     user_arn: str | None = None
+    # True when every key of `context` is already lower-case (the gateway builds it so):
+    # the context is then used as is instead of copied, on every authorization.
+    context_lowered: bool = field(default=False, repr=False, compare=False)
     context_keys: dict[str, Any] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        keys = {str(k).lower(): v for k, v in self.context.items()}
+        if self.context_lowered and isinstance(self.context, dict):
+            keys = self.context
+        else:
+            keys = {str(k).lower(): v for k, v in self.context.items()}
         keys.setdefault("aws:principalarn", self.role_arn or self.principal_arn)
         keys.setdefault("aws:principalaccount", self.principal_account)
         object.__setattr__(self, "context_keys", keys)
