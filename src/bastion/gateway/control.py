@@ -7,6 +7,7 @@ Blocking work (storage, unsealing) runs on a thread pool; a call that needs neit
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -68,13 +69,20 @@ def audit_resources(ctx: RequestContext) -> list[AuditResource]:
         for resource in resources:
             if resource == "*" or resource in seen:
                 continue
-            try:
-                arn = parse_arn(resource)
-            except ValueError:
-                continue
-            kind = arn.resource_type.replace("-", " ").title().replace(" ", "")
-            seen[resource] = AuditResource(f"AWS::{arn.service.upper()}::{kind}", resource)
+            found = _audit_resource(resource)
+            if found is not None:
+                seen[resource] = found
     return list(seen.values())
+
+
+@functools.lru_cache(maxsize=8192)
+def _audit_resource(resource: str) -> AuditResource | None:
+    try:
+        arn = parse_arn(resource)
+    except ValueError:
+        return None
+    kind = arn.resource_type.replace("-", " ").title().replace(" ", "")
+    return AuditResource(f"AWS::{arn.service.upper()}::{kind}", resource)
 
 
 class ControlPlane:

@@ -8,6 +8,7 @@ names become lowerCamelCase like CloudTrail's.
 from __future__ import annotations
 
 import base64
+import functools
 from datetime import datetime
 from typing import Any
 
@@ -29,19 +30,37 @@ def redact(shape: Shape | None, value: Any) -> Any:
     return None if result is _OMIT else result
 
 
+@functools.cache
+def _kind(shape: Shape) -> tuple[str, bool]:
+    """The shape's type and whether it is sensitive (per shape object, models live on)."""
+    sensitive = bool(
+        shape.serialization.get("sensitive") or getattr(shape, "metadata", {}).get("sensitive")
+    )
+    return shape.type_name, sensitive
+
+
+@functools.cache
+def _members(shape: Shape) -> dict[str, tuple[str, Shape]]:
+    """A structure's members: name -> (CloudTrail's lowerCamelCase name, shape)."""
+    return {name: (camel(name), member) for name, member in shape.members.items()}
+
+
 def _redact(shape: Shape, value: Any) -> Any:
-    if shape.serialization.get("sensitive") or getattr(shape, "metadata", {}).get("sensitive"):
+    kind, sensitive = _kind(shape)
+    if sensitive:
         return HIDDEN
-    kind = shape.type_name
     if kind == "structure":
         if not isinstance(value, dict):
             return _OMIT
+        members = _members(shape)
         out: dict[str, Any] = {}
-        for name, member in shape.members.items():
-            if name in value and value[name] is not None:
-                item = _redact(member, value[name])
-                if item is not _OMIT:
-                    out[camel(name)] = item
+        for name, item in value.items():
+            spec = members.get(name)
+            if spec is None or item is None:
+                continue
+            redacted = _redact(spec[1], item)
+            if redacted is not _OMIT:
+                out[spec[0]] = redacted
         return out
     if kind == "list":
         if not isinstance(value, list | tuple):
