@@ -160,18 +160,23 @@ def start_moto(workdir: Path, workers: int = 1) -> Target:
 
 
 def start_hello(workdir: Path, workers: int = 1) -> Target:
-    """The bare ASGI app under uvicorn, configured like Bastion's server, with as many
-    worker processes as Bastion gets."""
+    """The bare ASGI app under uvicorn, configured like Bastion's server used to be
+    (uvloop, httptools, no access log); with several workers, each process has its own
+    SO_REUSEPORT socket, as Bastion's workers do."""
     port = free_port()
-    command = [
-        sys.executable, "-m", "uvicorn", "hello_app:app",
-        "--app-dir", str(BENCH_DIR),
-        "--host", HOST, "--port", str(port),
-        "--loop", "uvloop", "--http", "httptools",
-        "--no-access-log", "--log-level", "warning", "--no-server-header",
-    ]  # fmt: skip
     if workers > 1:
-        command += ["--workers", str(workers)]
+        command = [
+            sys.executable, str(BENCH_DIR / "hello_app.py"),
+            "--host", HOST, "--port", str(port), "--workers", str(workers),
+        ]  # fmt: skip
+    else:
+        command = [
+            sys.executable, "-m", "uvicorn", "hello_app:app",
+            "--app-dir", str(BENCH_DIR),
+            "--host", HOST, "--port", str(port),
+            "--loop", "uvloop", "--http", "httptools",
+            "--no-access-log", "--log-level", "warning", "--no-server-header",
+        ]  # fmt: skip
     target = _spawn("hello", command, workdir, "testing", "testing", b"hello", port)
     wait_ready(target)
     return target

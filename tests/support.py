@@ -18,13 +18,12 @@ from typing import Any
 import boto3
 import botocore.config
 import psycopg
-import uvicorn
 
 from bastion.clock import Clock
 from bastion.config import Settings, load_settings
 from bastion.gateway.app import BastionApp
+from bastion.gateway.http_server import HttpFront
 from bastion.gateway.runtime import Runtime, build_runtime
-from bastion.gateway.server import uvicorn_config
 
 PG_ADMIN_URL = os.environ.get("BASTION_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -96,9 +95,10 @@ class ThreadServer(Server):
         self.settings = settings
         self.runtime: Runtime = build_runtime(settings, clock)
         self.app = BastionApp(self.runtime)
-        config = uvicorn_config(self.app, settings.host, settings.port, "warning")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._server = HttpFront(self.app)
+        self._thread = threading.Thread(
+            target=self._server.run, args=(settings.host, settings.port), daemon=True
+        )
         self.endpoint = f"http://{settings.host}:{settings.port}"
 
     def start(self) -> ThreadServer:

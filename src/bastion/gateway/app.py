@@ -66,55 +66,63 @@ class BastionApp:
         elif kind == "lifespan":
             await self._lifespan(receive, send)
 
+    def startup(self) -> None:
+        """Start the runtime's background work (and, in the leader, the data plane)."""
+        self.runtime.start()
+        if self.runtime.leader:  # one set of data-plane listeners per server
+            self._start_proxy()
+            self._start_edge()
+        self.ready = True
+
+    async def shutdown(self) -> None:
+        self.ready = False
+        if self.proxy is not None:
+            await self.proxy.stop()
+        if self.edge is not None:
+            await self.edge.stop()
+        self.control.close()
+        self.runtime.close()
+
     async def _lifespan(self, receive: Any, send: Any) -> None:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                self.runtime.start()
-                if self.runtime.leader:  # one set of data-plane listeners per server
-                    self._start_proxy()
-                    self._start_edge()
-                self.ready = True
+                self.startup()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                self.ready = False
-                if self.proxy is not None:
-                    await self.proxy.stop()
-                if self.edge is not None:
-                    await self.edge.stop()
-                self.control.close()
-                self.runtime.close()
+                await self.shutdown()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    async def _http(self, scope: Scope, receive: Any, send: Any) -> None:
-        path = scope["path"]
+    async def respond(self, request: HttpRequest) -> HttpResponse:
+        """Answer one request, whichever HTTP server received it."""
+        path = request.path
         if path in DEV_PATHS:
-            response = await self._dev(scope, receive)
-        elif path.startswith("/_bastion/"):
-            response = self._internal(scope)
-        else:
-            response = await self._aws(scope, receive)
+            return await self._dev(request)
+        if path.startswith("/_bastion/"):
+            return self._internal(request)
+        return await self.control.handle(request)
+
+    async def _http(self, scope: Scope, receive: Any, send: Any) -> None:
+        request = await self._read_asgi(scope, receive)
+        response = request if isinstance(request, HttpResponse) else await self.respond(request)
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
         headers.append((b"content-length", str(len(response.body)).encode()))
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": response.body})
 
-    async def _dev(self, scope: Scope, receive: Any) -> HttpResponse:
-        while (await receive()).get("more_body", False):
-            pass
-        query = scope.get("query_string", b"").decode("latin-1")
+    async def _dev(self, request: HttpRequest) -> HttpResponse:
         try:
             return await self.control.run_blocking(
-                self.devtools.handle, scope["method"], scope["path"], query
+                self.devtools.handle, request.method, request.path, request.query_string
             )
         except Exception:
-            log.exception("development endpoint %s failed", scope["path"])
+            log.exception("development endpoint %s failed", request.path)
             body = b'{"message":"Internal error; see the server log"}'
             return HttpResponse(500, [("content-type", "application/json")], body)
 
-    def _internal(self, scope: Scope) -> HttpResponse:
-        if scope["path"] == HEALTH_PATH and scope["method"] in ("GET", "HEAD"):
+    def _internal(self, request: HttpRequest) -> HttpResponse:
+        if request.path == HEALTH_PATH and request.method in ("GET", "HEAD"):
             body = orjson.dumps(
                 {
                     "status": "ok" if self.ready and self.runtime.audit.healthy else "degraded",
@@ -129,7 +137,8 @@ class BastionApp:
             return HttpResponse(status, [("content-type", "application/json")], body)
         return HttpResponse(404, [("content-type", "application/json")], b'{"message":"Not Found"}')
 
-    async def _aws(self, scope: Scope, receive: Any) -> HttpResponse:
+    async def _read_asgi(self, scope: Scope, receive: Any) -> HttpRequest | HttpResponse:
+        """The ASGI request as an HttpRequest (or the error response to send instead)."""
         headers: dict[str, str] = {}
         for raw_name, raw_value in scope["headers"]:
             name = raw_name.decode("latin-1").lower()
@@ -138,7 +147,7 @@ class BastionApp:
         limit = self.runtime.settings.max_body_bytes
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
-            return self._too_large(limit)
+            return self.too_large()
         chunks: list[bytes] = []
         size = 0
         more = True
@@ -149,12 +158,12 @@ class BastionApp:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
-                return self._too_large(limit)
+                return self.too_large()
             chunks.append(chunk)
             more = message.get("more_body", False)
         raw_path = scope.get("raw_path") or scope["path"].encode()
         client = scope.get("client") or ("", 0)
-        request = HttpRequest(
+        return HttpRequest(
             method=scope["method"],
             path=raw_path.decode("latin-1"),
             query_string=scope.get("query_string", b"").decode("latin-1"),
@@ -163,9 +172,10 @@ class BastionApp:
             client_ip=client[0] or "",
             scheme=scope.get("scheme", "http"),
         )
-        return await self.control.handle(request)
 
-    def _too_large(self, limit: int) -> HttpResponse:
+    def too_large(self) -> HttpResponse:
+        """The AWS-shaped answer to a body over `max_body_bytes`."""
+        limit = self.runtime.settings.max_body_bytes
         model = self.runtime.router.models["kms"]
         err = PayloadTooLargeError(f"Request body exceeds the {limit} byte limit")
         return serialize_error(model, err, "")

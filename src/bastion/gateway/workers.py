@@ -28,8 +28,6 @@ import time
 from pathlib import Path
 from types import FrameType
 
-import uvicorn
-
 from bastion.config import Settings
 from bastion.storage.changes import create_signal_file
 
@@ -78,18 +76,17 @@ def _setup_logging(settings: Settings, name: str) -> None:
 
 
 def run_worker(settings: Settings, worker: int, audit_socket: Path) -> None:
-    """A worker process: its own runtime and uvicorn server on its own share of the port."""
+    """A worker process: its own runtime and HTTP server on its own share of the port."""
     from bastion.gateway.app import BastionApp
+    from bastion.gateway.http_server import HttpFront
     from bastion.gateway.runtime import build_runtime
-    from bastion.gateway.server import uvicorn_config
 
     _setup_logging(settings, f"w{worker}")
     _exit_with_parent()
     runtime = build_runtime(settings, worker=worker, audit_socket=audit_socket)
-    config = uvicorn_config(BastionApp(runtime), settings.host, settings.port, settings.log_level)
     sock = reuse_port_socket(settings.host, settings.port)
-    sock.listen(config.backlog)
-    uvicorn.Server(config).run(sockets=[sock])
+    sock.listen(2048)
+    HttpFront(BastionApp(runtime)).run(sock=sock)
 
 
 def run_audit_writer(settings: Settings, path: Path) -> None:
@@ -192,7 +189,7 @@ class Supervisor:
         for group in (workers, [self._procs[AUDIT]]):
             for proc in group:
                 if proc.is_alive():
-                    proc.terminate()  # SIGTERM: uvicorn finishes in-flight requests
+                    proc.terminate()  # SIGTERM: in-flight requests finish first
             deadline = time.monotonic() + STOP_TIMEOUT
             for proc in group:
                 proc.join(max(0.0, deadline - time.monotonic()))

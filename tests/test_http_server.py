@@ -1,0 +1,136 @@
+"""Bastion's HTTP/1.1 server on raw sockets: what clients and proxies rely on."""
+
+from __future__ import annotations
+
+import socket
+
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+HEALTH = b"GET /_bastion/health HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+def connect(server) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", server.settings.port), timeout=10)
+    return sock
+
+
+def read_response(sock: socket.socket, buffer: bytearray) -> tuple[int, dict[str, str], bytes]:
+    """One response from `sock` (content-length framed), leaving the rest in `buffer`."""
+    while b"\r\n\r\n" not in buffer:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed before a response head")
+        buffer += chunk
+    head, _, _ = bytes(buffer).partition(b"\r\n\r\n")
+    del buffer[: len(head) + 4]
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    length = int(headers.get("content-length", "0"))
+    if status == 100:
+        return status, headers, b""
+    while len(buffer) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed inside a body")
+        buffer += chunk
+    body = bytes(buffer[:length])
+    del buffer[:length]
+    return status, headers, body
+
+
+def closed(sock: socket.socket) -> bool:
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+
+
+def test_keep_alive_and_pipelined_requests_are_answered_in_order(sqlite_server) -> None:
+    with connect(sqlite_server) as sock:
+        buffer = bytearray()
+        sock.sendall(HEALTH)
+        assert read_response(sock, buffer)[0] == 200
+        missing = b"GET /_bastion/nothing HTTP/1.1\r\nHost: x\r\n\r\n"
+        sock.sendall(HEALTH + missing + HEALTH)  # three at once
+        statuses = [read_response(sock, buffer)[0] for _ in range(3)]
+        assert statuses == [200, 404, 200]
+        status, headers, body = read_response_after(sock, buffer, HEALTH)
+        assert status == 200 and headers["date"] and b'"status":"ok"' in body
+
+
+def read_response_after(sock, buffer, request):
+    sock.sendall(request)
+    return read_response(sock, buffer)
+
+
+def test_head_has_length_but_no_body_and_http10_closes(sqlite_server) -> None:
+    with connect(sqlite_server) as sock:
+        buffer = bytearray()
+        sock.sendall(b"HEAD /_bastion/health HTTP/1.1\r\nHost: x\r\n\r\n" + HEALTH)
+        head_status, head_headers, _ = read_response_headers_only(sock, buffer)
+        assert head_status == 200 and int(head_headers["content-length"]) > 0
+        status, _, body = read_response(sock, buffer)  # the next response follows at once
+        assert status == 200 and body.startswith(b"{")
+    with connect(sqlite_server) as sock:
+        sock.sendall(b"GET /_bastion/health HTTP/1.0\r\n\r\n")
+        status, headers, _ = read_response(sock, bytearray())
+        assert status == 200 and headers["connection"] == "close"
+        assert closed(sock)
+
+
+def read_response_headers_only(sock, buffer):
+    while b"\r\n\r\n" not in buffer:
+        buffer += sock.recv(65536)
+    head, _, _ = bytes(buffer).partition(b"\r\n\r\n")
+    del buffer[: len(head) + 4]
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
+    return int(lines[0].split()[1]), headers, b""
+
+
+def test_a_chunked_signed_body_with_expect_continue_is_served(sqlite_server) -> None:
+    access_key, secret_key = sqlite_server.credentials
+    body = b"Action=GetCallerIdentity&Version=2011-06-15"
+    url = f"http://127.0.0.1:{sqlite_server.settings.port}/"
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Host": "x"}
+    request = AWSRequest(method="POST", url=url, data=body, headers=headers)
+    SigV4Auth(Credentials(access_key, secret_key), "sts", "us-east-1").add_auth(request)
+    head = "".join(f"{k}: {v}\r\n" for k, v in request.headers.items())
+    raw = (
+        f"POST / HTTP/1.1\r\n{head}Transfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n"
+    ).encode()
+    with connect(sqlite_server) as sock:
+        buffer = bytearray()
+        sock.sendall(raw)
+        assert read_response(sock, buffer)[0] == 100  # before any body byte is sent
+        sock.sendall(
+            b"%x\r\n%s\r\n%x\r\n%s\r\n0\r\n\r\n" % (10, body[:10], len(body) - 10, body[10:])
+        )
+        status, _, answer = read_response(sock, buffer)
+        assert status == 200 and b"user/admin" in answer
+
+
+def test_malformed_and_oversized_requests_get_400_and_close(sqlite_server) -> None:
+    with connect(sqlite_server) as sock:
+        sock.sendall(b"NOT A REQUEST\r\n\r\n")
+        assert read_response(sock, bytearray())[0] == 400
+        assert closed(sock)
+    with connect(sqlite_server) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n")
+        assert read_response(sock, bytearray())[0] == 400
+        assert closed(sock)
+    with connect(sqlite_server) as sock:  # Content-Length and chunked together: smuggling
+        sock.sendall(
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+        )
+        assert read_response(sock, bytearray())[0] == 400
+        assert closed(sock)
+    with connect(sqlite_server) as sock:  # the server still serves afterwards
+        assert read_response_after(sock, bytearray(), HEALTH)[0] == 200
