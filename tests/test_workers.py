@@ -7,12 +7,13 @@ that dies is replaced, and stopping the server stops them all.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
 import signal
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -25,8 +26,8 @@ from bastion.clock import ManualClock
 from bastion.spine.scheduler import Scheduler
 from bastion.storage import Store
 from bastion.storage.changes import ChangeSignal, create_signal_file
-from bastion.storage.schema import audit_events
-from support import ProcessServer
+from bastion.storage.schema import accounts, audit_events
+from support import ProcessServer, postgres_database
 
 FRESH_CONNECTIONS = 40  # each on a new connection: P(one worker gets none) ~ 2**-39
 
@@ -62,6 +63,41 @@ def test_a_failed_clear_is_retried_by_the_next_request(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError):
         reader.sync(broken)
     assert reader.sync(lambda: None)  # the change is still pending
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_only_transactions_that_change_rows_signal_the_other_workers(tmp_path, backend) -> None:
+    """Periodic jobs open write transactions with nothing to do; those must not empty
+    every worker's caches."""
+    path = tmp_path / "changes"
+    create_signal_file(path)
+    other = ChangeSignal(path, 1)
+    with contextlib.ExitStack() as stack:
+        if backend == "sqlite":
+            url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+        else:
+            url = stack.enter_context(postgres_database())
+        store = Store(url)
+        stack.callback(store.dispose)
+        store.migrate()
+        store.changes = ChangeSignal(path, 0)
+        with store.write() as conn:  # reads only
+            conn.execute(select(func.count()).select_from(audit_events)).scalar()
+        assert not other.sync(lambda: None)
+        with store.write() as conn:
+            conn.execute(audit_events.delete().where(audit_events.c.seq < 0))  # no rows
+        assert not other.sync(lambda: None)
+        with store.write() as conn:
+            conn.execute(
+                accounts.insert().values(account_id="111111111111", created_at=datetime.now(UTC))
+            )
+        assert other.sync(lambda: None)
+        with pytest.raises(RuntimeError), store.write() as conn:  # rolled back: no signal
+            conn.execute(
+                accounts.insert().values(account_id="222222222222", created_at=datetime.now(UTC))
+            )
+            raise RuntimeError("abort")
+        assert not other.sync(lambda: None)
 
 
 def test_only_the_leader_runs_storage_jobs() -> None:

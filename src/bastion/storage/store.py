@@ -78,12 +78,28 @@ class Store:
         After the commit, other worker processes are told to drop their caches
         (`changes`); writes no cache derives from (audit records) pass notify=False.
         """
+        watch = notify and self.changes is not None
+        changed = False
         with self.engine.connect() as conn:
             conn = conn.execution_options(bastion_write=True)
             with conn.begin():
+                before = self._changes_so_far(conn) if watch else 0
                 yield conn
-        if notify and self.changes is not None:
+                if watch:  # periodic jobs with nothing to do must not flush caches
+                    changed = self._wrote(conn, before)
+        if changed and self.changes is not None:
             self.changes.bump()
+
+    def _changes_so_far(self, conn: Connection) -> int:
+        if self.is_sqlite:
+            return int(conn.connection.driver_connection.total_changes)  # type: ignore[union-attr]
+        return 0
+
+    def _wrote(self, conn: Connection, before: int) -> bool:
+        """Whether this transaction inserted, updated or deleted anything."""
+        if self.is_sqlite:
+            return self._changes_so_far(conn) != before
+        return conn.exec_driver_sql("SELECT txid_current_if_assigned()").scalar() is not None
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
