@@ -27,6 +27,7 @@ import threading
 import time
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from bastion.config import Settings
 from bastion.storage.changes import create_signal_file
@@ -75,8 +76,15 @@ def _setup_logging(settings: Settings, name: str) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
-def run_worker(settings: Settings, worker: int, audit_socket: Path) -> None:
-    """A worker process: its own runtime and HTTP server on its own share of the port."""
+def run_worker(
+    settings: Settings, worker: int, audit_socket: Path, start_together: Any = None
+) -> None:
+    """A worker process: its own runtime and HTTP server on its own share of the port.
+
+    At server start the workers wait for each other (`start_together`, a barrier) before
+    listening: connections made while only some workers listen all go to those, and
+    keep-alive clients would stay there.
+    """
     from bastion.gateway.app import BastionApp
     from bastion.gateway.http_server import HttpFront
     from bastion.gateway.runtime import build_runtime
@@ -84,8 +92,12 @@ def run_worker(settings: Settings, worker: int, audit_socket: Path) -> None:
     _setup_logging(settings, f"w{worker}")
     _exit_with_parent()
     runtime = build_runtime(settings, worker=worker, audit_socket=audit_socket)
-    sock = reuse_port_socket(settings.host, settings.port)
-    sock.listen(2048)
+    sock = reuse_port_socket(settings.host, settings.port)  # listens once serving starts
+    if start_together is not None:
+        try:
+            start_together.wait(STARTUP_TIMEOUT)
+        except threading.BrokenBarrierError:
+            log.warning("worker %d: not every worker started in time; serving anyway", worker)
     HttpFront(BastionApp(runtime)).run(sock=sock)
 
 
@@ -129,6 +141,7 @@ class Supervisor:
         self._procs: dict[int, multiprocessing.process.BaseProcess] = {}
         self._started: dict[int, float] = {}
         self._stopping = threading.Event()
+        self._start_together: Any = None
 
     def _start(self, worker: int) -> None:
         if worker == AUDIT:
@@ -141,7 +154,7 @@ class Supervisor:
         else:
             proc = self._spawn.Process(
                 target=run_worker,
-                args=(self._settings, worker, self._audit_socket),
+                args=(self._settings, worker, self._audit_socket, self._start_together),
                 name=f"bastion-worker-{worker}",
             )
         proc.start()
@@ -164,8 +177,10 @@ class Supervisor:
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
         self._start(AUDIT)
+        self._start_together = self._spawn.Barrier(self._settings.workers)
         for worker in range(self._settings.workers):
             self._start(worker)
+        self._start_together = None  # a worker started again later joins at once
         log.info("%d workers started (pids %s)", self._settings.workers, self.pids())
         while not self._stopping.is_set():
             sentinels = [p.sentinel for p in self._procs.values()]
