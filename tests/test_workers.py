@@ -177,6 +177,7 @@ def workers(tmp_path: Path):
     server = ProcessServer(tmp_path / "data", extra_env={"BASTION_WORKERS": "2"}).start()
     try:
         _worker_pids(server.settings.port, 2)
+        assert "exited with" not in server.log_path.read_text()  # none died starting up
         yield server
     finally:
         server.stop()

@@ -141,9 +141,11 @@ class Supervisor:
         self._procs: dict[int, multiprocessing.process.BaseProcess] = {}
         self._started: dict[int, float] = {}
         self._stopping = threading.Event()
-        self._start_together: Any = None
+        self._barrier: Any = None
 
-    def _start(self, worker: int) -> None:
+    def _start(self, worker: int, start_together: Any = None) -> None:
+        """Start `worker` (or the audit writer); a worker started again later joins at
+        once, without waiting for the others."""
         if worker == AUDIT:
             self._audit_socket.unlink(missing_ok=True)  # a stale one would look ready
             proc = self._spawn.Process(
@@ -154,7 +156,7 @@ class Supervisor:
         else:
             proc = self._spawn.Process(
                 target=run_worker,
-                args=(self._settings, worker, self._audit_socket, self._start_together),
+                args=(self._settings, worker, self._audit_socket, start_together),
                 name=f"bastion-worker-{worker}",
             )
         proc.start()
@@ -177,10 +179,10 @@ class Supervisor:
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
         self._start(AUDIT)
-        self._start_together = self._spawn.Barrier(self._settings.workers)
+        # kept referenced while the workers start: they unpickle it after spawning
+        self._barrier = self._spawn.Barrier(self._settings.workers)
         for worker in range(self._settings.workers):
-            self._start(worker)
-        self._start_together = None  # a worker started again later joins at once
+            self._start(worker, self._barrier)
         log.info("%d workers started (pids %s)", self._settings.workers, self.pids())
         while not self._stopping.is_set():
             sentinels = [p.sentinel for p in self._procs.values()]
