@@ -134,3 +134,31 @@ def test_malformed_and_oversized_requests_get_400_and_close(sqlite_server) -> No
         assert closed(sock)
     with connect(sqlite_server) as sock:  # the server still serves afterwards
         assert read_response_after(sock, bytearray(), HEALTH)[0] == 200
+
+
+def _sweep(server, seconds_later: float) -> None:
+    """Run the server's idle sweep as if `seconds_later` had passed, on its own loop."""
+    import threading
+    import time
+
+    front = server._server
+    done = threading.Event()
+
+    def sweep() -> None:
+        for conn in list(front.connections):
+            conn.sweep(time.monotonic() + seconds_later)
+        done.set()
+
+    front.loop.call_soon_threadsafe(sweep)
+    assert done.wait(5)
+
+
+def test_idle_and_slow_connections_are_closed_by_the_sweep(sqlite_server) -> None:
+    with connect(sqlite_server) as idle, connect(sqlite_server) as slow:
+        buffer = bytearray()
+        assert read_response_after(idle, buffer, HEALTH)[0] == 200
+        slow.sendall(b"GET /_bastion/health HTTP/1.1\r\nHost: x\r\n")  # head not finished
+        _sweep(sqlite_server, 5)  # within both limits: both stay open
+        assert read_response_after(idle, buffer, HEALTH)[0] == 200
+        _sweep(sqlite_server, 61)  # past keep-alive (30 s) and request (60 s) timeouts
+        assert closed(idle) and closed(slow)

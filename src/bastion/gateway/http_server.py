@@ -35,6 +35,7 @@ from bastion.protocol.http import HttpRequest, HttpResponse
 log = logging.getLogger("bastion.http")
 
 MAX_HEAD = 64 * 1024
+SWEEP_INTERVAL = 1.0  # seconds between checks of idle and slow connections
 _REASONS = {s.value: s.phrase.encode() for s in HTTPStatus}
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _UNSAFE = str.maketrans({"\r": " ", "\n": " "})
@@ -68,7 +69,7 @@ class _Connection(asyncio.Protocol):
         self.closing = False
         self.failed = False
         self.write_paused = False
-        self.timer: asyncio.TimerHandle | None = None
+        self.deadline: float | None = None
         self._reset_message()
 
     # --- connection events ------------------------------------------------------------
@@ -244,21 +245,22 @@ class _Connection(asyncio.Protocol):
             self._write(bad, False, False)
 
     # --- timers ---------------------------------------------------------------------------
+    # A deadline per connection, checked by the server's once-a-second sweep: cheaper on
+    # every request than a timer of its own.
 
     def _arm(self, seconds: float) -> None:
-        self._disarm()
-        self.timer = asyncio.get_running_loop().call_later(seconds, self._timed_out)
+        self.deadline = time.monotonic() + seconds
 
     def _disarm(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        self.deadline = None
 
-    def _timed_out(self) -> None:
-        self.timer = None
-        if not self.busy and self.transport is not None:
-            self.closing = True
-            self.transport.close()
+    def sweep(self, now: float) -> None:
+        """Close the connection if it idled (or took to send its request) too long."""
+        if self.deadline is not None and now > self.deadline and not self.busy:
+            self.deadline = None
+            if self.transport is not None:
+                self.closing = True
+                self.transport.close()
 
     def close_when_idle(self) -> None:
         if not self.busy and not self.queue and self.transport is not None:
@@ -286,6 +288,7 @@ class HttpFront:
         self.date = _DateHeader()
         self.started = False
         self.should_exit = False
+        self.loop: asyncio.AbstractEventLoop | None = None
         self.stopping = False
 
     def run(
@@ -297,7 +300,7 @@ class HttpFront:
         uvloop.run(self.serve(host, port, sock))
 
     async def serve(self, host: str, port: int, sock: socket.socket | None) -> None:
-        loop = asyncio.get_running_loop()
+        loop = self.loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         if threading.current_thread() is threading.main_thread():
             for signum in (signal.SIGTERM, signal.SIGINT):
@@ -311,9 +314,15 @@ class HttpFront:
                     lambda: _Connection(self), host, port, backlog=2048, reuse_address=True
                 )
             self.started = True
+            last_sweep = time.monotonic()
             while not stop.is_set() and not self.should_exit:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(stop.wait(), 0.1)
+                now = time.monotonic()
+                if now - last_sweep >= SWEEP_INTERVAL:
+                    last_sweep = now
+                    for conn in list(self.connections):
+                        conn.sweep(now)
             await self._drain(server)
         finally:
             await self.app.shutdown()

@@ -19,6 +19,7 @@ correct service: 'kms'."), that the region is one Bastion serves, and session to
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import os
@@ -282,6 +283,7 @@ def _auth_query_params(query: str) -> dict[str, str]:
     return out
 
 
+@functools.lru_cache(maxsize=512)  # clients sign many requests within the same second
 def _parse_amz_date(value: str) -> datetime:
     """Parse ISO-8601 basic format (20261128T170000Z) without strptime's cost."""
     if len(value) == 16 and value[8] == "T" and value[15] == "Z" and value.isascii():
@@ -319,6 +321,7 @@ def _parse_http_date(value: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
+@functools.lru_cache(maxsize=512)
 def _format_amz_date(t: datetime) -> str:
     return f"{t.year:04d}{t.month:02d}{t.day:02d}T{t.hour:02d}{t.minute:02d}{t.second:02d}Z"
 

@@ -235,6 +235,7 @@ class AuditLog:
         self._export_lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._exporting = True
+        self._day_files: dict[str, Path] = {}
 
     # --- writing -------------------------------------------------------------------
 
@@ -342,7 +343,14 @@ class AuditLog:
         """The day file from the record's own `eventTime` (no datetime parsing)."""
         at = record.find('"eventTime":"') + 13
         day = record[at : at + 10]  # YYYY-MM-DD
-        return self._dir / day[:4] / day[5:7] / day[8:10] / "events.jsonl"
+        path = self._day_files.get(day)
+        if path is None:  # pathlib is slow; there are few distinct days
+            if len(self._day_files) > 64:
+                self._day_files.clear()
+            path = self._day_files[day] = (
+                self._dir / day[:4] / day[5:7] / day[8:10] / "events.jsonl"
+            )
+        return path
 
     def export(self, batch_size: int = 5000) -> int:
         """Append committed records past the cursor to the JSON-lines files. Returns count."""
