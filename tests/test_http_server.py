@@ -162,3 +162,15 @@ def test_idle_and_slow_connections_are_closed_by_the_sweep(sqlite_server) -> Non
         assert read_response_after(idle, buffer, HEALTH)[0] == 200
         _sweep(sqlite_server, 61)  # past keep-alive (30 s) and request (60 s) timeouts
         assert closed(idle) and closed(slow)
+
+
+def test_a_declared_body_over_the_limit_is_refused_before_it_is_sent(sqlite_server) -> None:
+    with connect(sqlite_server) as sock:
+        sock.sendall(
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-amz-json-1.1\r\n"
+            b"Content-Length: 99999999\r\nExpect: 100-continue\r\n\r\n"
+        )
+        status, headers, body = read_response(sock, bytearray())
+        assert status == 413 and headers["connection"] == "close"
+        assert b"exceeds" in body
+        assert closed(sock)

@@ -142,6 +142,9 @@ class _Connection(asyncio.Protocol):
         limit = self.front.app.runtime.settings.max_body_bytes
         if declared.isdigit() and int(declared) > limit:
             self.rejected = self.front.app.too_large()
+            if not self.busy:  # answer now: a client awaiting 100-continue sends nothing
+                self.busy = True
+                self._write(self.rejected, False, False)
         elif self.headers.get("expect", "").lower() == "100-continue" and self.transport:
             self.transport.write(_CONTINUE)
 
