@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import logging
 import os
 import sys
 from typing import Any
@@ -13,7 +12,7 @@ from bastion import __version__
 from bastion.auth.bootstrap import PROFILE, credentials_text
 from bastion.barrier import BarrierError, seal_from_settings
 from bastion.config import Settings, load_settings
-from bastion.gateway import edge_cli, proxy_cli
+from bastion.gateway import cli_common, edge_cli, proxy_cli
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -161,11 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"bastion: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    cli_common.setup_logging(settings)
     commands = {"serve": cmd_serve, "init": cmd_init, "rotate-root-key": cmd_rotate_root_key}
     commands["proxy"] = lambda s: proxy_cli.handle(args, s)
     commands["edge"] = lambda s: edge_cli.handle(args, s)

@@ -1,10 +1,9 @@
-"""The ASGI application: bytes in, `HttpRequest` to the control plane, bytes out."""
+"""The application behind the HTTP server: an `HttpRequest` in, an `HttpResponse` out."""
 
 from __future__ import annotations
 
 import logging
 import os
-from typing import Any
 
 import orjson
 
@@ -21,13 +20,11 @@ from bastion.protocol.serialize import serialize_error
 
 log = logging.getLogger("bastion.gateway")
 
-Scope = dict[str, Any]
-
 HEALTH_PATH = "/_bastion/health"
 
 
 class BastionApp:
-    """ASGI 3 app. Starts the runtime's background work on lifespan startup."""
+    """Routes requests to the control plane, the health and the development endpoints."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
@@ -59,13 +56,6 @@ class BastionApp:
             rt = self.runtime
             self.edge = start_edge(rt.settings, rt.store, rt.clock, config)
 
-    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        kind = scope["type"]
-        if kind == "http":
-            await self._http(scope, receive, send)
-        elif kind == "lifespan":
-            await self._lifespan(receive, send)
-
     def startup(self) -> None:
         """Start the runtime's background work (and, in the leader, the data plane)."""
         self.runtime.start()
@@ -83,17 +73,6 @@ class BastionApp:
         self.control.close()
         self.runtime.close()
 
-    async def _lifespan(self, receive: Any, send: Any) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                self.startup()
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await self.shutdown()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-
     async def respond(self, request: HttpRequest) -> HttpResponse:
         """Answer one request, whichever HTTP server received it."""
         path = request.path
@@ -102,14 +81,6 @@ class BastionApp:
         if path.startswith("/_bastion/"):
             return self._internal(request)
         return await self.control.handle(request)
-
-    async def _http(self, scope: Scope, receive: Any, send: Any) -> None:
-        request = await self._read_asgi(scope, receive)
-        response = request if isinstance(request, HttpResponse) else await self.respond(request)
-        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
-        headers.append((b"content-length", str(len(response.body)).encode()))
-        await send({"type": "http.response.start", "status": response.status, "headers": headers})
-        await send({"type": "http.response.body", "body": response.body})
 
     async def _dev(self, request: HttpRequest) -> HttpResponse:
         try:
@@ -136,42 +107,6 @@ class BastionApp:
             status = 200 if self.ready else 503
             return HttpResponse(status, [("content-type", "application/json")], body)
         return HttpResponse(404, [("content-type", "application/json")], b'{"message":"Not Found"}')
-
-    async def _read_asgi(self, scope: Scope, receive: Any) -> HttpRequest | HttpResponse:
-        """The ASGI request as an HttpRequest (or the error response to send instead)."""
-        headers: dict[str, str] = {}
-        for raw_name, raw_value in scope["headers"]:
-            name = raw_name.decode("latin-1").lower()
-            value = raw_value.decode("latin-1")
-            headers[name] = f"{headers[name]},{value}" if name in headers else value
-        limit = self.runtime.settings.max_body_bytes
-        declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            return self.too_large()
-        chunks: list[bytes] = []
-        size = 0
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return HttpResponse(400)
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                return self.too_large()
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        raw_path = scope.get("raw_path") or scope["path"].encode()
-        client = scope.get("client") or ("", 0)
-        return HttpRequest(
-            method=scope["method"],
-            path=raw_path.decode("latin-1"),
-            query_string=scope.get("query_string", b"").decode("latin-1"),
-            headers=headers,
-            body=b"".join(chunks),
-            client_ip=client[0] or "",
-            scheme=scope.get("scheme", "http"),
-        )
 
     def too_large(self) -> HttpResponse:
         """The AWS-shaped answer to a body over `max_body_bytes`."""

@@ -86,9 +86,15 @@ def standalone_main(
     except ValueError as exc:
         print(f"bastion: {exc}", file=sys.stderr)
         return 2
+    setup_logging(settings)
+    return handle(args, settings)
+
+
+def setup_logging(settings: Settings, process: str = "") -> None:
+    """Log lines at the configured level; `process` tags a worker's lines (e.g. "w1")."""
+    name = f"%(name)s[{process}]" if process else "%(name)s"
     logging.basicConfig(
         level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format=f"%(asctime)s %(levelname)s {name}: %(message)s",
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    return handle(args, settings)

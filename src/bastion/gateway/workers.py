@@ -30,6 +30,7 @@ from types import FrameType
 from typing import Any
 
 from bastion.config import Settings
+from bastion.gateway.cli_common import setup_logging
 from bastion.storage.changes import create_signal_file
 
 log = logging.getLogger("bastion.workers")
@@ -68,14 +69,6 @@ def reuse_port_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _setup_logging(settings: Settings, name: str) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format=f"%(asctime)s %(levelname)s %(name)s[{name}]: %(message)s",
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-
-
 def run_worker(
     settings: Settings, worker: int, audit_socket: Path, start_together: Any = None
 ) -> None:
@@ -89,7 +82,7 @@ def run_worker(
     from bastion.gateway.http_server import HttpFront
     from bastion.gateway.runtime import build_runtime
 
-    _setup_logging(settings, f"w{worker}")
+    setup_logging(settings, f"w{worker}")
     _exit_with_parent()
     runtime = build_runtime(settings, worker=worker, audit_socket=audit_socket)
     sock = reuse_port_socket(settings.host, settings.port)  # listens once serving starts
@@ -109,7 +102,7 @@ def run_audit_writer(settings: Settings, path: Path) -> None:
     from bastion.spine.audit_writer import AuditWriter
     from bastion.storage import Store
 
-    _setup_logging(settings, "audit")
+    setup_logging(settings, "audit")
     _exit_with_parent()
     store = Store(settings.effective_database_url)
     writer = AuditWriter(store, settings.audit_dir, SystemClock(), path)

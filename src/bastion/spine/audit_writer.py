@@ -75,19 +75,16 @@ class RemoteAuditSink:
     def send(self, entries: Sequence[AuditEntry]) -> None:
         if not entries:
             return
-        payload = encode_batch(entries)
+        frame = _records_frame(entries)
         with self._lock:
             try:
-                self._connected().sendall(b"R" + _LENGTH.pack(len(payload)) + payload)
+                self._connected().sendall(frame)
             except OSError:
                 self._drop()
                 raise
 
     def commit(self, entries: Sequence[AuditEntry]) -> None:
-        frames = b""
-        if entries:
-            payload = encode_batch(entries)
-            frames = b"R" + _LENGTH.pack(len(payload)) + payload
+        frames = _records_frame(entries) if entries else b""
         with self._lock:
             self._token += 1
             token = _TOKEN.pack(self._token)
@@ -105,6 +102,11 @@ class RemoteAuditSink:
     def close(self) -> None:
         with self._lock:
             self._drop()
+
+
+def _records_frame(entries: Sequence[AuditEntry]) -> bytes:
+    payload = encode_batch(entries)
+    return b"R" + _LENGTH.pack(len(payload)) + payload
 
 
 def _recv_exactly(sock: socket.socket, size: int) -> bytes:

@@ -110,38 +110,6 @@ _READ_OPERATIONS = frozenset(
 )
 
 
-class _LazyRead:
-    """A read transaction opened on first use, for handlers served from caches.
-
-    The hot symmetric operations run without a storage transaction of their own (no
-    thread hop, no BEGIN/COMMIT): key records, grants and unsealed material come from
-    the in-memory caches. Only a cache miss (once per key per metadata TTL) or the
-    policy engine's own cache miss opens this transaction.
-    """
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-        self._cm: Any = None
-        self._conn: Connection | None = None
-
-    def _open(self) -> Connection:
-        if self._conn is None:
-            self._cm = self._store.read()
-            self._conn = self._cm.__enter__()
-        return self._conn
-
-    def execute(self, *args: Any, **kwargs: Any) -> Any:
-        return self._open().execute(*args, **kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._open(), name)
-
-    def close(self) -> None:
-        if self._cm is not None:
-            cm, self._cm, self._conn = self._cm, None, None
-            cm.__exit__(None, None, None)
-
-
 def _cache_served(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Give a handler that runs without a transaction a lazily opened one."""
 
@@ -149,11 +117,8 @@ def _cache_served(fn: Callable[..., Any]) -> Callable[..., Any]:
     def run(self: KmsProvider, ctx: RequestContext, request: dict[str, Any]) -> Any:
         if ctx.tx is not None:
             return fn(self, ctx, request)
-        lazy = _LazyRead(self._store)
-        try:
+        with self._store.lazy_read() as lazy:
             return fn(self, replace(ctx, tx=lazy), request)
-        finally:
-            lazy.close()
 
     return run
 
