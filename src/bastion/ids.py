@@ -15,10 +15,15 @@ _AKID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 _ids = random.Random(os.urandom(32))
 
 
+# Version 4 and the RFC 4122 variant, set in one 128-bit draw.
+_UUID4_BITS = (0x4 << 76) | (0x8 << 60)
+_UUID4_MASK = ~((0xF << 76) | (0xC << 60)) & ((1 << 128) - 1)
+
+
 def _uuid4_string() -> str:
     """A random (version 4, RFC 4122 variant) UUID string, without uuid.UUID's overhead."""
-    bits = _ids.getrandbits
-    return f"{bits(32):08x}-{bits(16):04x}-4{bits(12):03x}-{bits(14) | 0x8000:04x}-{bits(48):012x}"
+    h = "%032x" % (_ids.getrandbits(128) & _UUID4_MASK | _UUID4_BITS)
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def request_id() -> str:

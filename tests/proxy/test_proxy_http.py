@@ -128,6 +128,8 @@ def test_upstream_refused_is_502(harness: Harness) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         dead = s.getsockname()[1]
-    harness.set_rules(*__import__("proxy_support").loopback_rules(f"{harness.upstream.port},{dead}"))
+    harness.set_rules(
+        *__import__("proxy_support").loopback_rules(f"{harness.upstream.port},{dead}")
+    )
     status, _, _ = harness.get("/small", port=dead)
     assert status == 502

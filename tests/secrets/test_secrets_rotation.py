@@ -26,7 +26,6 @@ PG_SINGLE = LAMBDA + "bastion-rotator-postgresql-single-user"
 PG_MULTI = LAMBDA + "bastion-rotator-postgresql-alternating-users"
 
 
-
 def _rotate_now(server, clock) -> list[str]:
     engine = server.runtime.providers["secretsmanager"].rotations
     return engine.run_due(clock.now())

@@ -14,14 +14,19 @@ def _role(iam, name: str, actions: list[str]) -> str:
     trust = {
         "Version": "2012-10-17",
         "Statement": [
-            {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
-             "Action": "sts:AssumeRole"}
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                "Action": "sts:AssumeRole",
+            }
         ],
     }
     arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
     if actions:
-        policy = {"Version": "2012-10-17",
-                  "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}],
+        }
         iam.put_role_policy(RoleName=name, PolicyName="kms", PolicyDocument=json.dumps(policy))
     return arn
 

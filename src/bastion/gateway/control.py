@@ -105,8 +105,16 @@ class ControlPlane:
         params: dict[str, Any] | None = None
         claim: SigV4Claim | None = None
         try:
-            route = self.rt.router.route(request, _scope_service(request))
-            principal, region, claim = await self._authenticate(request, route, now)
+            try:  # parsed once: its scope routes the request, then it is verified
+                claim = self.rt.authenticator.claim(request)
+                claim_error: AuthError | None = None
+            except AuthError as err:  # reported after routing, which shapes the error
+                claim_error = err
+            scope = claim.service if claim is not None else _scope_service(request)
+            route = self.rt.router.route(request, scope)
+            if claim_error is not None:
+                raise claim_error
+            principal, region = await self._authenticate(request, route, now, claim)
             params = parse_request(route.operation, request, route.path_params)
             validate_input(route.operation, params)
             spec = self.rt.operations.get(route.service, {}).get(route.operation.name)
@@ -137,13 +145,11 @@ class ControlPlane:
             return self._failed(request, route, ctx, params, claim, err, request_id, now)
 
     async def _authenticate(
-        self, request: HttpRequest, route: Route, now: datetime
-    ) -> tuple[Principal, str, SigV4Claim | None]:
+        self, request: HttpRequest, route: Route, now: datetime, claim: SigV4Claim | None
+    ) -> tuple[Principal, str]:
         auth = self.rt.authenticator
-        claim = auth.claim(request)
         if not _needs_auth(route):
-            region = claim.region if claim else self.rt.settings.region
-            return ANONYMOUS, region, claim
+            return ANONYMOUS, claim.region if claim else self.rt.settings.region
         if claim is None:
             raise AuthError("missing", MISSING)
         expected = route.model.metadata.get("signingName") or route.model.metadata["endpointPrefix"]
@@ -156,7 +162,7 @@ class ControlPlane:
             credential = await self.run_blocking(auth.lookup, claim.access_key_id)
         principal = auth.check(request, claim, credential, now)
         auth.credentials.note_use(claim.access_key_id, now, claim.service, claim.region)
-        return principal, claim.region, claim
+        return principal, claim.region
 
     async def _dispatch(
         self, spec: OperationSpec, ctx: RequestContext, params: dict[str, Any], route: Route

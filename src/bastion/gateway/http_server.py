@@ -18,17 +18,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import gc
 import logging
 import signal
 import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Coroutine
 from http import HTTPStatus
 from typing import Any
 
 import httptools
 
+from bastion.gateway import eager
 from bastion.gateway.app import BastionApp
 from bastion.protocol.http import HttpRequest, HttpResponse
 
@@ -191,15 +194,38 @@ class _Connection(asyncio.Protocol):
         if isinstance(item, HttpResponse):
             self._write(item, False, False)
             return
-        task = asyncio.ensure_future(self._answer(item, keep_alive))
+        coro = self.front.app.respond(item)
+        try:  # most calls finish without waiting: answer them without a task
+            finished, outcome = eager.start(coro)
+        except Exception:
+            log.exception("unhandled error answering %s %s", item.method, item.path)
+            finished, outcome = True, None
+        if finished:
+            self._answer(item, keep_alive, outcome)
+            return
+        task = asyncio.ensure_future(self._answer_later(coro, outcome, item, keep_alive))
         self.front.tasks.add(task)
         task.add_done_callback(self.front.tasks.discard)
 
-    async def _answer(self, request: HttpRequest, keep_alive: bool) -> None:
+    async def _answer_later(
+        self,
+        coro: Coroutine[Any, Any, HttpResponse],
+        waiting: Any,
+        request: HttpRequest,
+        keep_alive: bool,
+    ) -> None:
         try:
-            response = await self.front.app.respond(request)
+            response: HttpResponse | None = await eager.resume(coro, waiting)
         except Exception:
             log.exception("unhandled error answering %s %s", request.method, request.path)
+            response = None
+        self._answer(request, keep_alive, response)
+
+    def _answer(
+        self, request: HttpRequest, keep_alive: bool, response: HttpResponse | None
+    ) -> None:
+        """Write `response`, or a bare 500 when answering raised (None)."""
+        if response is None:
             response = HttpResponse(500, [("content-type", "application/json")], b"{}")
         self._write(response, keep_alive and not self.front.stopping, request.method == "HEAD")
 
@@ -309,6 +335,10 @@ class HttpFront:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(signum, stop.set)
         self.app.startup()
+        # What start-up built (service models, caches) lives as long as the server: keep
+        # it out of the collector's full passes, which would otherwise walk it each time.
+        gc.collect()
+        gc.freeze()
         try:
             if sock is not None:
                 server = await loop.create_server(lambda: _Connection(self), sock=sock)

@@ -67,6 +67,7 @@ class Router:
         self._by_query_version: dict[str, str] = {}
         self._rest: dict[str, list[_RestOperation]] = {}
         self._rest_uri_names: dict[str, dict[str, str]] = {}
+        self._routes: dict[tuple[str, str], Route] = {}  # json and query routes by name
         for name in services:
             model = load_service_model(name)
             protocol = protocol_of(model)
@@ -120,22 +121,34 @@ class Router:
         raise self._unknown(service, "Missing X-Amz-Target header")
 
     def _json_route(self, service: str, op_name: str) -> Route:
-        model = self.models[service]
-        if op_name not in model.operation_names:
-            raise self._unknown(service, f"Operation {op_name} is not supported by {service}")
-        return Route(service, model, self.protocols[service], model.operation_model(op_name))
+        route = self._routes.get((service, op_name))
+        if route is None:
+            if op_name not in self.models[service].operation_names:
+                raise self._unknown(service, f"Operation {op_name} is not supported by {service}")
+            route = self._route_for(service, op_name)
+        return route
 
     def _query_route(self, service: str, request: HttpRequest) -> Route:
-        model = self.models[service]
         action = query_action(request)
-        if action is None or action not in model.operation_names:
-            err = UnknownOperationError(
-                f"Could not find operation {action} for version {model.api_version}",
-                code="InvalidAction",
-            )
-            err.service = service
-            raise err
-        return Route(service, model, "query", model.operation_model(action))
+        route = self._routes.get((service, action or ""))
+        if route is None:
+            model = self.models[service]
+            if action is None or action not in model.operation_names:
+                err = UnknownOperationError(
+                    f"Could not find operation {action} for version {model.api_version}",
+                    code="InvalidAction",
+                )
+                err.service = service
+                raise err
+            route = self._route_for(service, action)
+        return route
+
+    def _route_for(self, service: str, op_name: str) -> Route:
+        """The (shared, immutable) route of an operation addressed by name."""
+        model = self.models[service]
+        route = Route(service, model, self.protocols[service], model.operation_model(op_name))
+        self._routes[(service, op_name)] = route
+        return route
 
     def _rest_route(self, service: str, request: HttpRequest) -> Route:
         path = request.path.split("?", 1)[0]

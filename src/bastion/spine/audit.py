@@ -101,7 +101,7 @@ def sqlite_event_row(e: AuditEntry) -> tuple[Any, ...]:
         e.event_id,
         e.account_id,
         e.region,
-        e.event_time.strftime(_SQLITE_TIME),
+        e.event_time.isoformat(" ", "microseconds")[:26],  # _SQLITE_TIME, 2x faster
         e.event_name,
         e.event_source,
         e.username,
