@@ -359,27 +359,42 @@ class AuditLog:
             cursor = self._read_cursor()
             total = 0
             while True:
-                with self._store.read() as conn:
-                    sql = _SQLITE_EXPORT if conn.dialect.name == "sqlite" else _PG_EXPORT
-                    rows = conn.exec_driver_sql(sql, (cursor, batch_size)).all()
+                rows = self._records_after(cursor, batch_size)
                 if not rows:
                     return total
-                by_file: dict[Path, list[bytes]] = {}
-                for _seq, record in rows:
-                    by_file.setdefault(self._file_for_record(record), []).append(
-                        record.encode() + b"\n"
-                    )
-                for path, lines in by_file.items():
+                for path, records in self._by_day_file(rows):
                     path.parent.mkdir(parents=True, exist_ok=True)
                     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
                     try:
-                        os.write(fd, b"".join(lines))
+                        os.write(fd, ("\n".join(records) + "\n").encode())
                         os.fsync(fd)
                     finally:
                         os.close(fd)
                 cursor = rows[-1][0]
                 self._write_cursor(cursor)
                 total += len(rows)
+
+    def _records_after(self, cursor: int, limit: int) -> list[tuple[int, str]]:
+        """(seq, record) rows past `cursor`, as the driver returns them.
+
+        Every record passes through here once, so it skips SQLAlchemy's result rows.
+        """
+        with self._store.read() as conn:
+            sql = _SQLITE_EXPORT if conn.dialect.name == "sqlite" else _PG_EXPORT
+            raw = conn.connection.driver_connection
+            dbapi_cursor = raw.cursor()  # type: ignore[union-attr]
+            try:
+                dbapi_cursor.execute(sql, (cursor, limit))
+                return dbapi_cursor.fetchall()  # type: ignore[no-any-return]
+            finally:
+                dbapi_cursor.close()
+
+    def _by_day_file(self, rows: list[tuple[int, str]]) -> list[tuple[Path, list[str]]]:
+        """Records grouped by their day file, each group in commit order."""
+        by_file: dict[Path, list[str]] = {}
+        for _seq, record in rows:
+            by_file.setdefault(self._file_for_record(record), []).append(record)
+        return list(by_file.items())
 
     def _export_loop(self) -> None:
         while not self._stop_event.wait(self._export_interval):
