@@ -85,9 +85,13 @@ class ServiceInvoker(Protocol):
     ) -> dict[str, Any]: ...
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # built per request; not frozen, whose __init__ costs 3x
 class RequestContext:
-    """One API call's identity, place and time. `tx` is the storage transaction, if any."""
+    """One API call's identity, place and time. `tx` is the storage transaction, if any.
+
+    Read-only by convention: a variant (another transaction, a nested call) is a copy
+    made with `dataclasses.replace`, never a change to the caller's context.
+    """
 
     request_id: str
     service: str

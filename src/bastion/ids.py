@@ -23,7 +23,7 @@ _UUID4_MASK = ~((0xF << 76) | (0xC << 60)) & ((1 << 128) - 1)
 
 def _uuid4_string() -> str:
     """A random (version 4, RFC 4122 variant) UUID string, without uuid.UUID's overhead."""
-    h = "%032x" % (_ids.getrandbits(128) & _UUID4_MASK | _UUID4_BITS)
+    h = f"{_ids.getrandbits(128) & _UUID4_MASK | _UUID4_BITS:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
@@ -51,7 +51,7 @@ def event_id() -> str:
         | (rand >> _RAND_A_SHIFT) << 64
         | rand & _RAND_B_MASK
     )
-    h = "%032x" % value
+    h = f"{value:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 

@@ -713,3 +713,20 @@ def test_auth_error_code_rejects_unknowns() -> None:
         auth_error_code("nope", "json")
     with pytest.raises(ValueError, match="protocol"):
         auth_error_code("missing", "smithy-rpc-v9")
+
+
+def test_auth_header_layouts_other_sdks_send_parse_and_verify_alike() -> None:
+    """botocore's layout takes a fast path; reordered or spaced-out fields (valid for AWS)
+    must give the same claim and still verify."""
+    request = sign(body=b"{}", headers=JSON_HEADERS)
+    auth = request.headers["authorization"]
+    algorithm, rest = auth.split(" ", 1)
+    credential, signed, signature = (part.strip() for part in rest.split(","))
+    variants = [
+        f"{algorithm} {credential},{signed},{signature}",
+        f"{algorithm}  {signature}, {credential},  {signed}",
+        f"{algorithm} {credential} {signed} {signature}",
+    ]
+    expected = check(request)
+    for variant in variants:
+        assert check(with_headers(request, authorization=variant)) == expected

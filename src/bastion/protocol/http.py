@@ -10,9 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # built per request; not frozen, whose __init__ costs 3x
 class HttpRequest:
-    """One received request.
+    """One received request (read-only by convention).
 
     `path` is the raw path as sent (still percent-encoded), `query_string` the raw query
     without the leading '?'. Header names are lower-case; repeated headers are joined
