@@ -116,6 +116,28 @@ def test_a_chunked_signed_body_with_expect_continue_is_served(sqlite_server) -> 
         assert status == 200 and b"user/admin" in answer
 
 
+def test_hundreds_of_requests_pipelined_behind_a_waiting_one_are_all_answered(
+    sqlite_server,
+) -> None:
+    """The first call reads storage (it waits on a thread); 400 more arrive in the same
+    packet and queue behind it; each must be answered, in order, once it is done."""
+    access_key, secret_key = sqlite_server.credentials
+    body = b"Action=ListUsers&Version=2010-05-08"
+    url = f"http://127.0.0.1:{sqlite_server.settings.port}/"
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Host": "x"}
+    request = AWSRequest(method="POST", url=url, data=body, headers=headers)
+    SigV4Auth(Credentials(access_key, secret_key), "iam", "us-east-1").add_auth(request)
+    head = "".join(f"{k}: {v}\r\n" for k, v in request.headers.items())
+    first = f"POST / HTTP/1.1\r\n{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
+    with connect(sqlite_server) as sock:
+        buffer = bytearray()
+        sock.sendall(first + HEALTH * 400)
+        status, _, answer = read_response(sock, buffer)
+        assert status == 200 and b"<ListUsersResponse" in answer
+        answers = [read_response(sock, buffer) for _ in range(400)]
+        assert all(s == 200 and b'"status":"ok"' in b for s, _, b in answers)
+
+
 def test_malformed_and_oversized_requests_get_400_and_close(sqlite_server) -> None:
     with connect(sqlite_server) as sock:
         sock.sendall(b"NOT A REQUEST\r\n\r\n")

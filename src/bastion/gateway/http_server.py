@@ -187,25 +187,29 @@ class _Connection(asyncio.Protocol):
     # --- answering ----------------------------------------------------------------------
 
     def _next(self) -> None:
-        if not self.queue or self.closing:
+        """Answer queued requests in order, until one has to wait (it gets a task).
+
+        A loop, not recursion: a client may pipeline hundreds of requests in one packet.
+        """
+        while self.queue and not self.closing and not self.busy:
+            self.busy = True
+            item, keep_alive = self.queue.popleft()
+            if isinstance(item, HttpResponse):
+                self._write(item, False, False)
+                continue
+            coro = self.front.app.respond(item)
+            try:  # most calls finish without waiting: answer them without a task
+                finished, outcome = eager.start(coro)
+            except Exception:
+                log.exception("unhandled error answering %s %s", item.method, item.path)
+                finished, outcome = True, None
+            if finished:
+                self._answer(item, keep_alive, outcome)
+                continue
+            task = asyncio.ensure_future(self._answer_later(coro, outcome, item, keep_alive))
+            self.front.tasks.add(task)
+            task.add_done_callback(self.front.tasks.discard)
             return
-        self.busy = True
-        item, keep_alive = self.queue.popleft()
-        if isinstance(item, HttpResponse):
-            self._write(item, False, False)
-            return
-        coro = self.front.app.respond(item)
-        try:  # most calls finish without waiting: answer them without a task
-            finished, outcome = eager.start(coro)
-        except Exception:
-            log.exception("unhandled error answering %s %s", item.method, item.path)
-            finished, outcome = True, None
-        if finished:
-            self._answer(item, keep_alive, outcome)
-            return
-        task = asyncio.ensure_future(self._answer_later(coro, outcome, item, keep_alive))
-        self.front.tasks.add(task)
-        task.add_done_callback(self.front.tasks.discard)
 
     async def _answer_later(
         self,
@@ -220,6 +224,7 @@ class _Connection(asyncio.Protocol):
             log.exception("unhandled error answering %s %s", request.method, request.path)
             response = None
         self._answer(request, keep_alive, response)
+        self._next()  # what was pipelined behind it
 
     def _answer(
         self, request: HttpRequest, keep_alive: bool, response: HttpResponse | None
@@ -251,9 +256,7 @@ class _Connection(asyncio.Protocol):
             self.closing = True
             transport.close()
             return
-        if self.queue:
-            self._next()
-        else:
+        if not self.queue:  # else `_next` goes on with the next one
             self._arm(self.front.keep_alive)
             if not self.write_paused:
                 transport.resume_reading()
