@@ -196,3 +196,32 @@ def test_a_declared_body_over_the_limit_is_refused_before_it_is_sent(sqlite_serv
         assert status == 413 and headers["connection"] == "close"
         assert b"exceeds" in body
         assert closed(sock)
+
+
+def test_a_header_value_holding_cr_or_lf_cannot_start_a_header_of_its_own() -> None:
+    from bastion.gateway.http_server import HttpFront, _Connection
+    from bastion.protocol.http import HttpResponse
+
+    class Transport:
+        def __init__(self) -> None:
+            self.sent = b""
+
+        def write(self, data: bytes) -> None:
+            self.sent += data
+
+        def resume_reading(self) -> None:
+            pass
+
+        def close(self) -> None:
+            pass
+
+    class App:
+        runtime = None
+
+    conn = _Connection(HttpFront(App()))  # type: ignore[arg-type]
+    conn.transport = Transport()  # type: ignore[assignment]
+    evil = HttpResponse(200, [("x-value", "a\r\nset-cookie: stolen=1\nx: y")], b"ok")
+    conn._write(evil, True, False)
+    head = conn.transport.sent.split(b"\r\n\r\n")[0].split(b"\r\n")  # type: ignore[union-attr]
+    assert b"x-value: a  set-cookie: stolen=1 x: y" in head
+    assert not any(line.lower().startswith((b"set-cookie", b"x:")) for line in head)

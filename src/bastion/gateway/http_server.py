@@ -240,10 +240,18 @@ class _Connection(asyncio.Protocol):
             self.busy = False
             return
         status = response.status
-        parts = [b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b"Unknown"))]
-        for name, value in response.headers:
-            parts.append(f"{name}: {value.translate(_UNSAFE)}\r\n".encode("latin-1", "replace"))
-        parts.append(b"content-length: %d\r\n" % len(response.body))
+        headers = response.headers
+        lines = "".join([f"{name}: {value}\r\n" for name, value in headers])
+        if lines.count("\n") != len(headers) or lines.count("\r") != len(headers):
+            # a CR or LF inside a name or value must not start a header of its own
+            lines = "".join(
+                [f"{n.translate(_UNSAFE)}: {v.translate(_UNSAFE)}\r\n" for n, v in headers]
+            )
+        parts = [
+            b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b"Unknown")),
+            lines.encode("latin-1", "replace"),
+            b"content-length: %d\r\n" % len(response.body),
+        ]
         parts.append(self.front.date.line())
         if not keep_alive:
             parts.append(b"connection: close\r\n")

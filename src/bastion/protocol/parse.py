@@ -822,7 +822,9 @@ def _form_tree(pairs: list[tuple[str, str]]) -> dict[str, Any]:
 
 def _compile_query(operation: OperationModel) -> _RequestParser:
     shape = operation.input_shape
-    decode = _query_decoder(shape, {}) if shape is not None else None
+    # Members the model does not name are ignored, so an input without members (such as
+    # GetCallerIdentity's) always parses to {}: skip reading the form.
+    decode = _query_decoder(shape, {}) if shape is not None and shape.members else None
 
     def parse(request: HttpRequest, path_params: Mapping[str, str] | None) -> dict[str, Any]:
         if decode is None:
