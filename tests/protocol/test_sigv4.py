@@ -657,15 +657,16 @@ def test_verify_uses_the_key_cache(cache: SigningKeyCache) -> None:
     assert cache.derivations == 2
 
 
-def test_cache_is_lru_bounded_and_keyed_by_secret() -> None:
+def test_cache_is_bounded_and_keyed_by_secret() -> None:
     cache = SigningKeyCache(maxsize=2)
     k1 = cache.signing_key(SK, "20261128", "us-east-1", "kms")
     cache.signing_key(SK, "20261128", "us-east-2", "kms")
-    cache.signing_key(SK, "20261128", "us-east-1", "kms")  # refresh k1
-    cache.signing_key(SK, "20261128", "us-east-3", "kms")  # evicts us-east-2
+    assert cache.signing_key(SK, "20261128", "us-east-1", "kms") == k1  # a hit
+    assert cache.derivations == 2
+    cache.signing_key(SK, "20261128", "us-east-3", "kms")  # full: the oldest goes
     assert len(cache) == 2 and cache.derivations == 3
-    assert cache.signing_key(SK, "20261128", "us-east-1", "kms") == k1
-    assert cache.derivations == 3
+    assert cache.signing_key(SK, "20261128", "us-east-1", "kms") == k1  # derived again
+    assert len(cache) == 2 and cache.derivations == 4
     assert cache.signing_key("other", "20261128", "us-east-1", "kms") != k1
     assert k1 == derive_signing_key(SK, "20261128", "us-east-1", "kms")
     assert SK not in repr(cache)

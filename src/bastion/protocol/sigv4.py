@@ -25,7 +25,6 @@ import hmac
 import os
 import re
 import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -363,7 +362,7 @@ def derive_signing_key(secret_access_key: str, date_stamp: str, region: str, ser
 
 
 class SigningKeyCache:
-    """Bounded LRU of derived signing keys, so a request costs one HMAC, not five.
+    """Bounded cache of derived signing keys, so a request costs one HMAC, not five.
 
     Entries are keyed by a salted BLAKE2b fingerprint of the secret (salt random per
     cache), never by the secret itself, so neither a repr nor a heap walk of the keys
@@ -376,9 +375,7 @@ class SigningKeyCache:
         if maxsize < 1:
             raise ValueError("maxsize must be at least 1")
         self._maxsize = maxsize
-        self._entries: OrderedDict[tuple[bytes, str, str, str], tuple[bytes, hmac.HMAC]] = (
-            OrderedDict()
-        )
+        self._entries: dict[tuple[bytes, str, str, str], tuple[bytes, hmac.HMAC]] = {}
         self._lock = threading.Lock()
         self._salt = os.urandom(16)
         self.derivations = 0
@@ -405,19 +402,16 @@ class SigningKeyCache:
             secret_access_key.encode(), key=self._salt, digest_size=16
         ).digest()
         cache_key = (fingerprint, date_stamp, region, service)
-        entries = self._entries
-        with self._lock:
-            entry = entries.get(cache_key)
-            if entry is not None:
-                entries.move_to_end(cache_key)
-                return entry
+        entry = self._entries.get(cache_key)  # a hit takes no lock: one atomic dict read
+        if entry is not None:
+            return entry
         key = derive_signing_key(secret_access_key, date_stamp, region, service)
         entry = (key, hmac.new(key, digestmod=hashlib.sha256))
         with self._lock:
+            entries = self._entries
             entries[cache_key] = entry
-            entries.move_to_end(cache_key)
-            if len(entries) > self._maxsize:
-                entries.popitem(last=False)
+            if len(entries) > self._maxsize:  # evict the oldest: keys live a day anyway
+                del entries[next(iter(entries))]
             self.derivations += 1
         return entry
 
