@@ -138,6 +138,22 @@ def test_hundreds_of_requests_pipelined_behind_a_waiting_one_are_all_answered(
         assert all(s == 200 and b'"status":"ok"' in b for s, _, b in answers)
 
 
+def test_a_100_continue_for_a_pipelined_request_follows_the_answer_before_it(
+    sqlite_server,
+) -> None:
+    """Answers go out when the loop turn ends; an interim 100 must still come after the
+    final answer to the request ahead of it on the connection."""
+    waiting = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"
+    with connect(sqlite_server) as sock:
+        buffer = bytearray()
+        sock.sendall(HEALTH + waiting)
+        status, _, body = read_response(sock, buffer)
+        assert status == 200 and b'"status":"ok"' in body
+        assert read_response(sock, buffer)[0] == 100
+        sock.sendall(b"hello")
+        assert read_response(sock, buffer)[0] >= 400  # unsigned: refused, but answered
+
+
 def test_malformed_and_oversized_requests_get_400_and_close(sqlite_server) -> None:
     with connect(sqlite_server) as sock:
         sock.sendall(b"NOT A REQUEST\r\n\r\n")
@@ -211,6 +227,9 @@ def test_a_header_value_holding_cr_or_lf_cannot_start_a_header_of_its_own() -> N
 
         def resume_reading(self) -> None:
             pass
+
+        def is_closing(self) -> bool:
+            return False
 
         def close(self) -> None:
             pass

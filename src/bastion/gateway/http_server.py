@@ -149,7 +149,7 @@ class _Connection(asyncio.Protocol):
                 self.busy = True
                 self._write(self.rejected, False, False)
         elif self.headers.get("expect", "").lower() == "100-continue" and self.transport:
-            self.transport.write(_CONTINUE)
+            self.front.send(self.transport, _CONTINUE)  # after any answer still queued
 
     def on_body(self, body: bytes) -> None:
         if self.rejected is not None:
@@ -258,11 +258,11 @@ class _Connection(asyncio.Protocol):
         parts.append(b"\r\n")
         if not head_only:
             parts.append(response.body)
-        transport.write(b"".join(parts))
+        self.front.send(transport, b"".join(parts))
         self.busy = False
         if not keep_alive:
             self.closing = True
-            transport.close()
+            self.front.send(transport, None)
             return
         if not self.queue:  # else `_next` goes on with the next one
             self._arm(self.front.keep_alive)
@@ -300,12 +300,12 @@ class _Connection(asyncio.Protocol):
             self.deadline = None
             if self.transport is not None:
                 self.closing = True
-                self.transport.close()
+                self.front.send(self.transport, None)
 
     def close_when_idle(self) -> None:
         if not self.busy and not self.queue and self.transport is not None:
             self.closing = True
-            self.transport.close()
+            self.front.send(self.transport, None)
 
 
 class HttpFront:
@@ -330,6 +330,30 @@ class HttpFront:
         self.should_exit = False
         self.loop: asyncio.AbstractEventLoop | None = None
         self.stopping = False
+        self._outbox: list[tuple[asyncio.Transport, bytes | None]] = []
+
+    def send(self, transport: asyncio.Transport, data: bytes | None) -> None:
+        """Queue bytes (None: a close) for `transport`, sent when this loop turn ends.
+
+        A send that wakes a client lets it preempt this process; sending the answers of
+        one loop turn together, after they are all computed, is one preemption per
+        turn instead of one per request. Per connection the order is kept.
+        """
+        if not self._outbox and self.loop is not None:
+            self.loop.call_soon(self._flush)
+        self._outbox.append((transport, data))
+        if self.loop is None:  # not serving (tests driving a connection): send now
+            self._flush()
+
+    def _flush(self) -> None:
+        outbox, self._outbox = self._outbox, []
+        for transport, data in outbox:
+            if transport.is_closing():
+                continue
+            if data is None:
+                transport.close()
+            else:
+                transport.write(data)
 
     def run(
         self, host: str = "127.0.0.1", port: int = 0, sock: socket.socket | None = None
@@ -379,6 +403,7 @@ class HttpFront:
         deadline = time.monotonic() + self.drain_timeout
         while self.tasks and time.monotonic() < deadline:
             await asyncio.wait(set(self.tasks), timeout=max(0.0, deadline - time.monotonic()))
+        self._flush()  # answers still queued go out before their connections close
         for conn in list(self.connections):
             if conn.transport is not None:
                 conn.transport.close()
