@@ -2,8 +2,9 @@
 
 Every API call pays this layer's cost, so it does the least a correct server can: one
 parser per connection, the request handed over as an `HttpRequest` (no ASGI messages
-in between), and the whole response (head and body) written with one send, where an
-ASGI server issues two. What it guarantees:
+in between), a call that never waits answered without a task (`eager`), and the whole
+response (head and body) written with one send, where an ASGI server issues two; the
+sends of one loop turn go out together when it ends. What it guarantees:
 - keep-alive per HTTP/1.1 (HTTP/1.0 only when asked), requests on a connection answered
   in order (pipelined requests wait; reading pauses meanwhile);
 - chunked request bodies, `Expect: 100-continue`, HEAD without a body;
