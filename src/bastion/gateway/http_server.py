@@ -351,10 +351,14 @@ class HttpFront:
         for transport, data in outbox:
             if transport.is_closing():
                 continue
-            if data is None:
-                transport.close()
-            else:
-                transport.write(data)
+            try:
+                if data is None:
+                    transport.close()
+                else:
+                    transport.write(data)
+            except Exception:  # one broken connection must not cost the others' answers
+                log.exception("sending an answer failed; closing that connection")
+                transport.abort()
 
     def run(
         self, host: str = "127.0.0.1", port: int = 0, sock: socket.socket | None = None
