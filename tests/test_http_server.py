@@ -94,14 +94,19 @@ def read_response_headers_only(sock, buffer):
     return int(lines[0].split()[1]), headers, b""
 
 
-def test_a_chunked_signed_body_with_expect_continue_is_served(sqlite_server) -> None:
-    access_key, secret_key = sqlite_server.credentials
-    body = b"Action=GetCallerIdentity&Version=2011-06-15"
-    url = f"http://127.0.0.1:{sqlite_server.settings.port}/"
+def signed_form_head(server, service: str, body: bytes) -> str:
+    """The header lines of a SigV4-signed form POST of `body` (no framing headers)."""
+    access_key, secret_key = server.credentials
+    url = f"http://127.0.0.1:{server.settings.port}/"
     headers = {"Content-Type": "application/x-www-form-urlencoded", "Host": "x"}
     request = AWSRequest(method="POST", url=url, data=body, headers=headers)
-    SigV4Auth(Credentials(access_key, secret_key), "sts", "us-east-1").add_auth(request)
-    head = "".join(f"{k}: {v}\r\n" for k, v in request.headers.items())
+    SigV4Auth(Credentials(access_key, secret_key), service, "us-east-1").add_auth(request)
+    return "".join(f"{k}: {v}\r\n" for k, v in request.headers.items())
+
+
+def test_a_chunked_signed_body_with_expect_continue_is_served(sqlite_server) -> None:
+    body = b"Action=GetCallerIdentity&Version=2011-06-15"
+    head = signed_form_head(sqlite_server, "sts", body)
     raw = (
         f"POST / HTTP/1.1\r\n{head}Transfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n"
     ).encode()
@@ -121,13 +126,8 @@ def test_hundreds_of_requests_pipelined_behind_a_waiting_one_are_all_answered(
 ) -> None:
     """The first call reads storage (it waits on a thread); 400 more arrive in the same
     packet and queue behind it; each must be answered, in order, once it is done."""
-    access_key, secret_key = sqlite_server.credentials
     body = b"Action=ListUsers&Version=2010-05-08"
-    url = f"http://127.0.0.1:{sqlite_server.settings.port}/"
-    headers = {"Content-Type": "application/x-www-form-urlencoded", "Host": "x"}
-    request = AWSRequest(method="POST", url=url, data=body, headers=headers)
-    SigV4Auth(Credentials(access_key, secret_key), "iam", "us-east-1").add_auth(request)
-    head = "".join(f"{k}: {v}\r\n" for k, v in request.headers.items())
+    head = signed_form_head(sqlite_server, "iam", body)
     first = f"POST / HTTP/1.1\r\n{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
     with connect(sqlite_server) as sock:
         buffer = bytearray()
