@@ -164,7 +164,6 @@ def _claim_from_header(auth: str, headers: Mapping[str, str]) -> SigV4Claim:
     credential = fields.get("Credential", "")
     signed = fields.get("SignedHeaders", "")
     signature = fields.get("Signature", "")
-    amz_date = headers.get("x-amz-date")
     http_date = None if amz_date else headers.get("date")
     msg = [
         f"Authorization header requires '{name}' parameter. "
@@ -487,9 +486,10 @@ def verify(
     )
     mac = key_cache.signing_mac(secret_access_key, claim.date_stamp, claim.region, claim.service)
     provided = claim.signature.encode("utf-8", "surrogateescape")
-    for payload in payloads:
+    last = len(payloads) - 1
+    for index, payload in enumerate(payloads):
         canonical_hash = hashlib.sha256((prefix + payload).encode()).hexdigest()
-        attempt = mac.copy()
+        attempt = mac if index == last else mac.copy()  # `mac` is a fresh copy: use it once
         attempt.update((sts_prefix + canonical_hash).encode())
         expected = attempt.hexdigest()
         if hmac.compare_digest(expected.encode(), provided):
