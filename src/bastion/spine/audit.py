@@ -336,9 +336,6 @@ class AuditLog:
         tmp.write_text(str(seq))
         os.replace(tmp, self._cursor_path)
 
-    def file_for(self, when: datetime) -> Path:
-        return self._dir / when.strftime("%Y/%m/%d") / "events.jsonl"
-
     def _file_for_record(self, record: str) -> Path:
         """The day file from the record's own `eventTime` (no datetime parsing)."""
         at = record.find('"eventTime":"') + 13
