@@ -252,22 +252,25 @@ class ControlPlane:
             caller.on_commit.append(self.rt.providers[service].after_write)
         if spec.mutating and ctx.tx is not None:
             self.rt.audit.write(ctx.tx, entry)
-        elif caller.deferred_audit is not None:
-            caller.deferred_audit.append(entry)
         else:
-            self.rt.audit.submit(entry)
+            self._submit_nested(entry, caller)
         return result
 
     def _submit_all(self, entries: list[AuditEntry]) -> None:
         for entry in entries:
             self.rt.audit.submit(entry)
 
-    def _submit_quietly(self, entry: AuditEntry, caller: RequestContext | None = None) -> None:
-        if caller is not None and caller.deferred_audit is not None:
+    def _submit_nested(self, entry: AuditEntry, caller: RequestContext) -> None:
+        """Submit a nested call's record, or, while the caller is tried on the event loop,
+        hold it with the caller's (written only if that try completes)."""
+        if caller.deferred_audit is not None:
             caller.deferred_audit.append(entry)
-            return
-        try:
+        else:
             self.rt.audit.submit(entry)
+
+    def _submit_quietly(self, entry: AuditEntry, caller: RequestContext) -> None:
+        try:
+            self._submit_nested(entry, caller)
         except ServiceError:
             log.error("audit unavailable: failed nested call %s not recorded", entry.event_id)
 
